@@ -1,0 +1,38 @@
+# clonegen's task runner. `make` lists the targets.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+# daphne's 1 MiB defaults silently drop any real screenshot sent over the socket.
+DAPHNE_FLAGS := --websocket-max-message-size 16777216 --websocket-max-frame-size 16777216
+
+.DEFAULT_GOAL := help
+.PHONY: help run test lint format clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-18s %s\n", $$1, $$2}'
+
+$(BIN)/activate: requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $(BIN)/activate
+
+run: $(BIN)/activate ## set up, migrate and serve on http://127.0.0.1:8000 (demo mode without OPENAI_API_KEY)
+	DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(BIN)/python manage.py migrate --no-input
+	DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(BIN)/daphne $(DAPHNE_FLAGS) -b $(HOST) -p $(PORT) clonegen.asgi:application
+
+test: $(BIN)/activate ## set up and run the whole test suite
+	$(BIN)/ruff check .
+	DJANGO_DEBUG=1 $(BIN)/python manage.py makemigrations --check --dry-run
+	$(BIN)/pytest
+
+lint: $(BIN)/activate ## ruff over the whole tree
+	$(BIN)/ruff check .
+
+format: $(BIN)/activate ## apply ruff's fixes
+	$(BIN)/ruff check --fix .
+
+clean: ## remove the virtualenv and caches (keeps data/)
+	rm -rf $(VENV) .pytest_cache .ruff_cache

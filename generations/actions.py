@@ -1,0 +1,114 @@
+"""What a client can ask for — generate, retry, cancel, choose — for the socket and REST alike.
+
+The edges hand over the client's JSON; this module validates it, calls the services and the
+runner, and returns the stored generation. Nothing here knows whether a socket or HTTP asked.
+"""
+
+from dataclasses import dataclass
+
+from channels.db import database_sync_to_async
+from django.conf import settings
+
+from generations import selectors, services
+from generations.catalog import configured_variants
+from generations.errors import CONFLICT, INVALID_FIELD, AppError
+from generations.images import Screenshot, decode_screenshot
+from generations.models import Generation, GenerationStatus, Stack
+from generations.publisher import GroupPublisher
+from generations.runner import runner
+
+MAX_INSTRUCTIONS_CHARS = 4000
+# A generation in these states has no model running and no result still to come.
+CANCELLABLE_STATUSES = (
+    GenerationStatus.STARTED,
+    GenerationStatus.RUNNING,
+    GenerationStatus.INTERRUPTED,
+)
+
+
+@dataclass(frozen=True)
+class GenerateRequest:
+    screenshot: Screenshot
+    instructions: str
+    stack: str
+
+
+def parse_generate_request(payload: dict) -> GenerateRequest:
+    """Validate a `generate` message or POST body; raise AppError with the contract's code."""
+    if "image" not in payload:
+        raise AppError(INVALID_FIELD, "`image` is required: a data URL of a PNG, JPEG or WebP.")
+    instructions = payload.get("instructions") or ""
+    if not isinstance(instructions, str) or len(instructions) > MAX_INSTRUCTIONS_CHARS:
+        raise AppError(
+            INVALID_FIELD,
+            f"`instructions` must be text of at most {MAX_INSTRUCTIONS_CHARS} characters.",
+        )
+    stack = payload.get("stack") or Stack.HTML_TAILWIND
+    if stack not in Stack.values:
+        raise AppError(INVALID_FIELD, f"`stack` must be one of {', '.join(Stack.values)}.")
+    screenshot = decode_screenshot(
+        payload["image"], max_bytes=settings.CLONEGEN_MAX_IMAGE_MB * 1024 * 1024
+    )
+    return GenerateRequest(screenshot=screenshot, instructions=instructions, stack=stack)
+
+
+def create_generation(payload: dict, *, owner=None) -> Generation:
+    """Validate the request and commit a new generation (status `started`); return it stored."""
+    request = parse_generate_request(payload)
+    generation = services.generation_create(
+        screenshot=request.screenshot,
+        instructions=request.instructions,
+        stack=request.stack,
+        variants=configured_variants(),
+        owner=owner,
+    )
+    return selectors.generation_get(generation.id)
+
+
+def choose_variant(generation_id, index: object) -> Generation:
+    """Make a completed variant the generation's chosen result."""
+    if not isinstance(index, int) or isinstance(index, bool):
+        raise AppError(INVALID_FIELD, "`index` must be an integer.")
+    generation = selectors.generation_get(generation_id)
+    services.generation_choose(generation=generation, index=index)
+    return selectors.generation_get(generation.id)
+
+
+def _retry(generation_id) -> Generation:
+    services.generation_retry(generation=selectors.generation_get(generation_id))
+    return selectors.generation_get(generation_id)
+
+
+def _cancellable(generation_id) -> Generation:
+    generation = selectors.generation_get(generation_id)
+    if generation.status not in CANCELLABLE_STATUSES:
+        raise AppError(CONFLICT, f"The generation is already {generation.status}.")
+    return generation
+
+
+async def start_generation(generation: Generation) -> None:
+    """Hand a committed generation to the runner; returns at once.
+
+    Async because the runner's tasks must live on the server's event loop, wherever it is called.
+    """
+    runner.start(generation.id)
+
+
+async def retry_generation(generation_id) -> Generation:
+    """Re-run the unfinished variants under the same id; the answer is already `running`."""
+    generation = await database_sync_to_async(_retry)(generation_id)
+    runner.start(generation.id)
+    return generation
+
+
+async def cancel_generation(generation_id) -> Generation:
+    """Stop a generation's model calls, keeping the text so far; followers get
+    `generation.finished` with status `cancelled`."""
+    generation = await database_sync_to_async(_cancellable)(generation_id)
+    if runner.cancel(generation.id):
+        return generation  # the run ends its variants and announces the end itself
+    generation = await database_sync_to_async(services.generation_cancel_idle)(
+        generation_id=generation.id
+    )
+    await GroupPublisher(generation.id).publish("generation.finished", status=generation.status)
+    return generation

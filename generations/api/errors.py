@@ -1,0 +1,64 @@
+"""The REST error envelope: every refusal, DRF's own included, as {"success": false, "error": …}."""
+
+import logging
+
+from django.http import Http404
+from rest_framework import exceptions
+from rest_framework.response import Response
+
+from generations.errors import (
+    INTERNAL_ERROR,
+    INVALID_FIELD,
+    INVALID_JSON,
+    LOGIN_REQUIRED,
+    METHOD_NOT_ALLOWED,
+    NOT_FOUND,
+    RATE_LIMITED,
+    AppError,
+    ErrorKind,
+)
+
+logger = logging.getLogger(__name__)
+
+_DRF_KINDS: list[tuple[type[Exception], ErrorKind]] = [
+    (exceptions.ParseError, INVALID_JSON),
+    (exceptions.UnsupportedMediaType, INVALID_JSON),
+    (exceptions.NotAuthenticated, LOGIN_REQUIRED),
+    (exceptions.AuthenticationFailed, LOGIN_REQUIRED),
+    # 404, not 403: a refused id must look exactly like an unknown one.
+    (exceptions.PermissionDenied, NOT_FOUND),
+    (exceptions.NotFound, NOT_FOUND),
+    (Http404, NOT_FOUND),
+    (exceptions.MethodNotAllowed, METHOD_NOT_ALLOWED),
+    (exceptions.Throttled, RATE_LIMITED),
+    (exceptions.ValidationError, INVALID_FIELD),
+]
+
+
+def error_response(error: AppError, headers: dict | None = None) -> Response:
+    return Response(
+        {"success": False, "error": error.as_dict()}, status=error.http_status, headers=headers
+    )
+
+
+def envelope_exception_handler(exc: Exception, context: dict) -> Response:
+    """DRF's EXCEPTION_HANDLER: map any exception onto the contract's codes; never a bare 500."""
+    if isinstance(exc, AppError):
+        return error_response(exc)
+    for exception_type, kind in _DRF_KINDS:
+        if isinstance(exc, exception_type):
+            headers = {}
+            if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
+                headers["Retry-After"] = str(int(exc.wait) + 1)
+            if isinstance(exc, exceptions.MethodNotAllowed):
+                headers["Allow"] = ", ".join(context["view"].allowed_methods)
+            return error_response(AppError(kind, _detail(exc) or kind.message), headers)
+    logger.exception("Unhandled error in %s", context.get("view"), exc_info=exc)
+    return error_response(AppError(INTERNAL_ERROR))
+
+
+def _detail(exc: Exception) -> str:
+    detail = getattr(exc, "detail", None)
+    if isinstance(detail, str):
+        return detail
+    return ""

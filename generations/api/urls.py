@@ -1,0 +1,29 @@
+"""REST routes; every path answers with and without its trailing slash, never redirecting."""
+
+from django.urls import re_path
+from drf_spectacular.views import SpectacularAPIView
+
+from generations.api import views
+
+GENERATION = r"^generations/(?P<generation_id>[^/]+)"
+
+urlpatterns = [
+    re_path(r"^generations/?$", views.GenerationListView.as_view(), name="generation-list"),
+    re_path(GENERATION + r"/?$", views.GenerationDetailView.as_view(), name="generation-detail"),
+    re_path(
+        GENERATION + r"/retry/?$", views.GenerationRetryView.as_view(), name="generation-retry"
+    ),
+    re_path(
+        GENERATION + r"/cancel/?$", views.GenerationCancelView.as_view(), name="generation-cancel"
+    ),
+    re_path(
+        GENERATION + r"/choose/?$", views.GenerationChooseView.as_view(), name="generation-choose"
+    ),
+    re_path(
+        GENERATION + r"/variants/(?P<index>[0-9]+)/html/?$",
+        views.VariantHtmlView.as_view(),
+        name="variant-html",
+    ),
+    re_path(r"^health/?$", views.HealthView.as_view(), name="health"),
+    re_path(r"^schema/?$", SpectacularAPIView.as_view(), name="schema"),
+]

@@ -1,0 +1,120 @@
+"""Stored generations and their variants; the status names every other module uses."""
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+
+class GenerationStatus(models.TextChoices):
+    STARTED = "started"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    PARTIAL = "partial"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    INTERRUPTED = "interrupted"
+
+
+class VariantStatus(models.TextChoices):
+    PENDING = "pending"
+    STREAMING = "streaming"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    INTERRUPTED = "interrupted"
+
+
+# A generation in these states may still change; every other status is final until a retry.
+ACTIVE_GENERATION_STATUSES = (GenerationStatus.STARTED, GenerationStatus.RUNNING)
+ENDED_VARIANT_STATUSES = (
+    VariantStatus.COMPLETED,
+    VariantStatus.FAILED,
+    VariantStatus.CANCELLED,
+    VariantStatus.INTERRUPTED,
+)
+
+
+class Stack(models.TextChoices):
+    HTML_TAILWIND = "html_tailwind", "HTML + Tailwind"
+    HTML_CSS = "html_css", "HTML + CSS"
+
+
+def screenshot_path(generation: "Generation", filename: str) -> str:
+    # Named by the server's UUID only: nothing the user sent ends up in a path.
+    extension = filename.rsplit(".", 1)[-1]
+    return f"screenshots/{generation.id}.{extension}"
+
+
+class Generation(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    status = models.CharField(
+        max_length=16, choices=GenerationStatus.choices, default=GenerationStatus.STARTED
+    )
+    stack = models.CharField(max_length=16, choices=Stack.choices, default=Stack.HTML_TAILWIND)
+    instructions = models.TextField(blank=True)
+    prompt_version = models.CharField(max_length=32)
+    screenshot = models.FileField(upload_to=screenshot_path)
+    screenshot_type = models.CharField(max_length=32)
+    screenshot_bytes = models.PositiveIntegerField()
+    screenshot_width = models.PositiveIntegerField()
+    screenshot_height = models.PositiveIntegerField()
+    chosen_index = models.PositiveSmallIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    run_started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    # Which process runs the generation and when it last said it was alive, so a restarted
+    # server can tell work that died with its process from work another process still runs.
+    runner_id = models.CharField(max_length=128, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["status", "heartbeat_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.id} ({self.status})"
+
+
+class Variant(models.Model):
+    generation = models.ForeignKey(Generation, related_name="variants", on_delete=models.CASCADE)
+    index = models.PositiveSmallIntegerField()
+    requested_model = models.CharField(max_length=100)
+    # The fallback chain as configured when the generation was created, "|"-separated.
+    model_chain = models.CharField(max_length=500)
+    model = models.CharField(max_length=100, blank=True)
+    status = models.CharField(
+        max_length=16, choices=VariantStatus.choices, default=VariantStatus.PENDING
+    )
+    text = models.TextField(blank=True)
+    # NULL means "no result yet", which an empty answer ("") must not be confused with.
+    raw_html = models.TextField(null=True, blank=True)  # noqa: DJ001
+    html = models.TextField(null=True, blank=True)  # noqa: DJ001
+    max_tokens = models.PositiveIntegerField(null=True, blank=True)
+    finish_reason = models.CharField(max_length=32, blank=True)
+    prompt_tokens = models.PositiveIntegerField(null=True, blank=True)
+    completion_tokens = models.PositiveIntegerField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    first_token_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    error_code = models.CharField(max_length=32, blank=True)
+    error_message = models.TextField(blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["index"]
+        constraints = [
+            models.UniqueConstraint(fields=["generation", "index"], name="unique_variant_index")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.generation_id}#{self.index} {self.model or self.requested_model}"
+
+    @property
+    def chain(self) -> tuple[str, ...]:
+        return tuple(self.model_chain.split("|"))

@@ -1,0 +1,354 @@
+"""The fan-out runner: screenshot → models → database → followers.
+
+A run starts one detached task per variant. Each task streams its model's answer, relays the
+text to followers in coalesced chunks, checkpoints it, and commits the result the moment the
+model finishes — before post-processing and before any frame is sent. Sockets only watch: a
+closed one changes nothing here.
+"""
+
+import asyncio
+import logging
+import os
+import socket
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from channels.db import database_sync_to_async
+from django.conf import settings
+from django.utils import timezone
+
+from generations import model_client, services
+from generations.catalog import max_tokens_for
+from generations.extraction import extract_html, postprocess_html
+from generations.images import as_data_url
+from generations.model_client import ModelCallError, ModelUnavailable, StreamBroken
+from generations.models import Generation, VariantStatus
+from generations.prompts import build_messages
+from generations.publisher import GroupPublisher
+from generations.tasks import tasks
+
+logger = logging.getLogger(__name__)
+
+# Names this process in the database, so another process can tell its work from ours.
+RUNNER_ID = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+STREAM_RETRY_BACKOFF_SECONDS = (1.0, 3.0)
+
+
+@dataclass
+class LiveVariant:
+    """What one variant has streamed in this process, and how much of it followers were sent."""
+
+    index: int
+    chain: tuple[str, ...]
+    model: str = ""
+    status: str = VariantStatus.PENDING
+    attempt: int = 0
+    parts: list[str] = field(default_factory=list)
+    length: int = 0
+    published_parts: int = 0
+    published_length: int = 0
+    first_token_at: datetime | None = None
+    html: str | None = None
+
+    def append(self, delta: str) -> None:
+        if self.first_token_at is None:
+            self.first_token_at = timezone.now()
+        self.parts.append(delta)
+        self.length += len(delta)
+
+    def begin_attempt(self, model: str) -> None:
+        self.attempt += 1
+        self.model = model
+        self.status = VariantStatus.STREAMING
+        self.parts, self.length = [], 0
+        self.published_parts, self.published_length = 0, 0
+        self.first_token_at = None
+
+    def text(self) -> str:
+        return "".join(self.parts)
+
+    def published_text(self) -> str:
+        """The prefix followers were sent: a snapshot of it ends where the next chunk starts."""
+        return "".join(self.parts[: self.published_parts])
+
+    def take_unpublished(self) -> tuple[int, str]:
+        """Return (offset, delta) of the text not yet sent, and count it as sent."""
+        offset, end = self.published_length, len(self.parts)
+        delta = "".join(self.parts[self.published_parts : end])
+        self.published_parts, self.published_length = end, self.length
+        return offset, delta
+
+
+@dataclass
+class LiveGeneration:
+    """A generation this process is running."""
+
+    id: uuid.UUID
+    publisher: GroupPublisher
+    deadline: float
+    messages: list[dict] = field(default_factory=list)
+    variants: dict[int, LiveVariant] = field(default_factory=dict)
+    cancel_requested: bool = False
+    variant_tasks: list[asyncio.Task] = field(default_factory=list)
+
+
+# This process's running generations: exact snapshots come from here, not from checkpoints.
+live_generations: dict[uuid.UUID, LiveGeneration] = {}
+
+
+class ChunkRelay:
+    """Sends a variant's new text to followers every interval and checkpoints it to the database.
+
+    Coalescing deltas keeps a fast model from flooding the channel layer; the checkpoint keeps
+    the text a crash would otherwise lose.
+    """
+
+    def __init__(self, run: LiveGeneration, variant: LiveVariant):
+        self.run, self.variant = run, variant
+        self._stopped = asyncio.Event()
+        self._last_checkpoint = time.monotonic()
+        self._task = tasks.spawn(self._loop(), name=f"relay {run.id}#{variant.index}")
+
+    async def _loop(self) -> None:
+        interval = settings.CLONEGEN_CHUNK_INTERVAL_SECONDS
+        while not self._stopped.is_set():
+            try:
+                await asyncio.wait_for(self._stopped.wait(), timeout=interval)
+            except TimeoutError:
+                await self.flush()
+                await self._checkpoint_if_due()
+
+    async def flush(self) -> None:
+        if self.variant.published_length == self.variant.length:
+            return
+        offset, delta = self.variant.take_unpublished()
+        await self.run.publisher.publish(
+            "variant.chunk", index=self.variant.index, offset=offset, delta=delta
+        )
+
+    async def _checkpoint_if_due(self) -> None:
+        if time.monotonic() - self._last_checkpoint < settings.CLONEGEN_CHECKPOINT_SECONDS:
+            return
+        self._last_checkpoint = time.monotonic()
+        try:
+            await database_sync_to_async(services.variant_checkpoint)(
+                generation_id=self.run.id, index=self.variant.index, text=self.variant.text()
+            )
+        except Exception:
+            logger.exception("Checkpoint failed for %s#%s", self.run.id, self.variant.index)
+
+    async def stop(self) -> None:
+        """Stop relaying; returns once no send of this relay is in flight."""
+        self._stopped.set()
+        await asyncio.shield(self._task)
+
+
+class GenerationRunner:
+    """Starts, follows and cancels generations in this process."""
+
+    def start(self, generation_id: uuid.UUID) -> asyncio.Task:
+        """Run the generation's pending variants detached from the caller, and return at once."""
+        return tasks.spawn(self._run(generation_id), name=f"generation {generation_id}")
+
+    def cancel(self, generation_id: uuid.UUID) -> bool:
+        """Stop this process's model calls for the generation; return False if it runs elsewhere."""
+        run = live_generations.get(generation_id)
+        if run is None:
+            return False
+        run.cancel_requested = True
+        for task in run.variant_tasks:
+            task.cancel()  # closes the HTTP streams: the API stops producing tokens
+        return True
+
+    async def _run(self, generation_id: uuid.UUID) -> None:
+        # Registered before the first await, so a cancel arriving while the run starts is seen.
+        run = LiveGeneration(
+            id=generation_id,
+            publisher=GroupPublisher(generation_id),
+            deadline=time.monotonic() + settings.CLONEGEN_VARIANT_DEADLINE_SECONDS,
+        )
+        live_generations[generation_id] = run
+        try:
+            if await self._prepare(run):
+                await self._run_variants(run)
+        finally:
+            live_generations.pop(generation_id, None)
+
+    async def _prepare(self, run: LiveGeneration) -> bool:
+        """Claim the generation for this process and load what its models need."""
+        pending = await database_sync_to_async(services.generation_begin_run)(
+            generation_id=run.id, runner_id=RUNNER_ID
+        )
+        if not pending:
+            return False
+        generation, image_data_url = await database_sync_to_async(_load_generation)(run.id)
+        run.messages = build_messages(
+            stack=generation.stack,
+            image_data_url=image_data_url,
+            instructions=generation.instructions,
+        )
+        run.variants = {v.index: LiveVariant(index=v.index, chain=v.chain) for v in pending}
+        return True
+
+    async def _run_variants(self, run: LiveGeneration) -> None:
+        run.variant_tasks = [
+            tasks.spawn(self._run_variant(run, variant), name=f"variant {run.id}#{index}")
+            for index, variant in run.variants.items()
+        ]
+        if run.cancel_requested:
+            for task in run.variant_tasks:
+                task.cancel()
+        # asyncio.wait, not gather: the variants must outlive this coordinator if it dies.
+        await asyncio.wait(run.variant_tasks)
+        for variant in run.variants.values():
+            # A task cancelled before its first step never ran its own clean-up.
+            if variant.status in (VariantStatus.PENDING, VariantStatus.STREAMING):
+                await self._end_unfinished(run, variant, VariantStatus.CANCELLED, time.monotonic())
+        finished = await database_sync_to_async(services.generation_finish_run)(
+            generation_id=run.id, cancelled=run.cancel_requested
+        )
+        await run.publisher.publish("generation.finished", status=finished.status)
+
+    async def _run_variant(self, run: LiveGeneration, variant: LiveVariant) -> None:
+        started = time.monotonic()
+        error: ModelCallError = ModelUnavailable("No model of the chain is available.")
+        try:
+            for model in variant.chain:
+                error = await self._run_model(run, variant, model, started)
+                if error is None or not isinstance(error, ModelUnavailable):
+                    break
+            if error is not None:
+                if isinstance(error, ModelUnavailable):
+                    error.message = f"No model of {'|'.join(variant.chain)} is available."
+                await self._end_unfinished(run, variant, VariantStatus.FAILED, started, error)
+        except asyncio.CancelledError:
+            await self._end_unfinished(run, variant, VariantStatus.CANCELLED, started)
+
+    async def _run_model(
+        self, run: LiveGeneration, variant: LiveVariant, model: str, started: float
+    ) -> ModelCallError | None:
+        """Run `model` for the variant, re-running a broken stream a bounded number of times."""
+        error = None
+        for stream_try in range(settings.CLONEGEN_STREAM_ATTEMPTS):
+            if stream_try:
+                backoff = STREAM_RETRY_BACKOFF_SECONDS
+                await asyncio.sleep(backoff[min(stream_try, len(backoff)) - 1])
+            try:
+                await self._attempt(run, variant, model, started)
+                return None
+            except StreamBroken as broken:
+                error = broken
+            except ModelCallError as final:
+                return final
+        return error
+
+    async def _attempt(
+        self, run: LiveGeneration, variant: LiveVariant, model: str, started: float
+    ) -> None:
+        variant.begin_attempt(model)
+        if variant.attempt > 1:
+            await run.publisher.publish(
+                "variant.restarted", index=variant.index, attempt=variant.attempt, model=model
+            )
+        max_tokens = max_tokens_for(model)
+        await database_sync_to_async(services.variant_begin_attempt)(
+            generation_id=run.id,
+            index=variant.index,
+            model=model,
+            max_tokens=max_tokens,
+            started_at=timezone.now(),
+        )
+        relay = ChunkRelay(run, variant)
+        try:
+            async with asyncio.timeout_at(_loop_time(run.deadline)):
+                result = await model_client.stream_completion(
+                    model=model,
+                    messages=run.messages,
+                    max_tokens=max_tokens,
+                    on_delta=variant.append,
+                )
+        except TimeoutError:
+            raise ModelCallError(
+                "The model did not finish within the deadline.", "timeout"
+            ) from None
+        finally:
+            await relay.stop()
+        await self._complete(run, variant, relay, result, started)
+
+    async def _complete(self, run, variant: LiveVariant, relay: ChunkRelay, result, started):
+        """Save first, then tell: the raw extraction is committed before any frame goes out."""
+        text = variant.text()
+        raw_html = extract_html(text)
+        duration_ms = _elapsed_ms(started)
+        await database_sync_to_async(services.variant_save_result)(
+            generation_id=run.id,
+            index=variant.index,
+            model=variant.model,
+            text=text,
+            raw_html=raw_html,
+            finish_reason=result.finish_reason,
+            prompt_tokens=result.prompt_tokens,
+            completion_tokens=result.completion_tokens,
+            first_token_at=variant.first_token_at,
+            finished_at=timezone.now(),
+            duration_ms=duration_ms,
+        )
+        await relay.flush()
+        html = postprocess_html(raw_html)
+        await database_sync_to_async(services.variant_save_html)(
+            generation_id=run.id, index=variant.index, html=html
+        )
+        variant.status, variant.html = VariantStatus.COMPLETED, html
+        await run.publisher.publish(
+            "variant.completed",
+            index=variant.index,
+            model=variant.model,
+            html=html,
+            duration_ms=duration_ms,
+            finish_reason=result.finish_reason,
+            usage={
+                "prompt_tokens": result.prompt_tokens,
+                "completion_tokens": result.completion_tokens,
+            },
+        )
+
+    async def _end_unfinished(self, run, variant, status, started, error=None) -> None:
+        variant.status = status
+        await database_sync_to_async(services.variant_end_unfinished)(
+            generation_id=run.id,
+            index=variant.index,
+            status=status,
+            text=variant.text(),
+            error_code=error.code if error else "",
+            error_message=error.message if error else "",
+            finished_at=timezone.now(),
+            duration_ms=_elapsed_ms(started),
+        )
+        if error is not None:
+            await run.publisher.publish(
+                "variant.failed",
+                index=variant.index,
+                error={"code": error.code, "message": error.message},
+            )
+
+
+def _load_generation(generation_id: uuid.UUID) -> tuple[Generation, str]:
+    """Return the generation and its screenshot as the data URL the models are sent."""
+    generation = Generation.objects.get(id=generation_id)
+    with generation.screenshot.open("rb") as stored:
+        content = stored.read()
+    return generation, as_data_url(content, generation.screenshot_type)
+
+
+def _elapsed_ms(started: float) -> int:
+    return int((time.monotonic() - started) * 1000)
+
+
+def _loop_time(monotonic_deadline: float) -> float:
+    loop = asyncio.get_running_loop()
+    return loop.time() + (monotonic_deadline - time.monotonic())
+
+
+runner = GenerationRunner()

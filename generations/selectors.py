@@ -1,0 +1,42 @@
+"""Every read clonegen makes: querysets with the prefetches their callers need."""
+
+import uuid
+
+from django.db.models import Prefetch, QuerySet
+
+from generations.errors import INVALID_ID, NOT_FOUND, AppError
+from generations.models import Generation, Variant, VariantStatus
+
+
+def parse_generation_id(raw: object) -> uuid.UUID:
+    """Return `raw` as a UUID, or raise AppError(invalid_id)."""
+    if isinstance(raw, uuid.UUID):
+        return raw
+    if not isinstance(raw, str):
+        raise AppError(INVALID_ID)
+    try:
+        return uuid.UUID(raw)
+    except ValueError:
+        raise AppError(INVALID_ID) from None
+
+
+def generation_list() -> QuerySet[Generation]:
+    """Return every generation, newest first, with its variants in one extra query."""
+    return Generation.objects.order_by("-created_at").prefetch_related(
+        Prefetch("variants", queryset=Variant.objects.order_by("index"))
+    )
+
+
+def generation_get(generation_id) -> Generation:
+    """Return the generation with its variants, or raise AppError(not_found)."""
+    generation = generation_list().filter(id=parse_generation_id(generation_id)).first()
+    if generation is None:
+        raise AppError(NOT_FOUND)
+    return generation
+
+
+def chosen_variant(generation: Generation) -> Variant | None:
+    """Return the chosen variant: the user's pick, else the lowest-index completed one."""
+    completed = [v for v in generation.variants.all() if v.status == VariantStatus.COMPLETED]
+    picked = [v for v in completed if v.index == generation.chosen_index]
+    return (picked or completed or [None])[0]

@@ -1,0 +1,243 @@
+"""Every write clonegen makes: plain functions, keyword-only, each one short statement or one
+transaction, so a result is durable the moment the function returns.
+
+They are synchronous on purpose (Django 5.2 has no async transactions); async callers go through
+`database_sync_to_async`.
+"""
+
+from datetime import datetime
+
+from django.core.files.base import ContentFile
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from generations.catalog import VariantSpec
+from generations.errors import CONFLICT, INVALID_FIELD, NOTHING_TO_RETRY, AppError
+from generations.images import Screenshot
+from generations.models import (
+    ACTIVE_GENERATION_STATUSES,
+    Generation,
+    GenerationStatus,
+    Variant,
+    VariantStatus,
+)
+from generations.prompts import PROMPT_VERSION
+
+
+def generation_create(
+    *,
+    screenshot: Screenshot,
+    instructions: str,
+    stack: str,
+    variants: tuple[VariantSpec, ...],
+    owner=None,
+) -> Generation:
+    """Store the screenshot; commit the generation (`started`) with its pending variants."""
+    generation = Generation(
+        owner=owner,
+        stack=stack,
+        instructions=instructions,
+        prompt_version=PROMPT_VERSION,
+        screenshot_type=screenshot.mime_type,
+        screenshot_bytes=len(screenshot.content),
+        screenshot_width=screenshot.width,
+        screenshot_height=screenshot.height,
+        run_started_at=timezone.now(),  # a run's duration counts from creation or retry
+    )
+    generation.screenshot.save(
+        f"screenshot.{screenshot.extension}", ContentFile(screenshot.content), save=False
+    )
+    try:
+        with transaction.atomic():
+            generation.save(force_insert=True)
+            Variant.objects.bulk_create(
+                Variant(
+                    generation=generation,
+                    index=spec.index,
+                    requested_model=spec.requested_model,
+                    model_chain="|".join(spec.chain),
+                )
+                for spec in variants
+            )
+    except Exception:
+        generation.screenshot.delete(save=False)  # no orphan file for a record never committed
+        raise
+    return generation
+
+
+def generation_begin_run(*, generation_id, runner_id: str) -> list[Variant]:
+    """Mark the generation `running` under this process and return the variants to run.
+
+    Those are the `pending` ones: all of them for a new generation, the unfinished ones after
+    a retry. A generation that is no longer active (cancelled before it began) runs nothing.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        started = Generation.objects.filter(
+            id=generation_id, status__in=ACTIVE_GENERATION_STATUSES
+        ).update(
+            status=GenerationStatus.RUNNING,
+            runner_id=runner_id,
+            heartbeat_at=now,
+        )
+        if not started:
+            return []
+        return list(
+            Variant.objects.filter(generation_id=generation_id, status=VariantStatus.PENDING)
+        )
+
+
+def variant_begin_attempt(
+    *, generation_id, index: int, model: str, max_tokens: int, started_at: datetime
+) -> None:
+    """Record that an attempt of the variant is starting: its model, its budget, a fresh text."""
+    Variant.objects.filter(generation_id=generation_id, index=index).update(
+        status=VariantStatus.STREAMING,
+        model=model,
+        max_tokens=max_tokens,
+        text="",
+        started_at=started_at,
+        first_token_at=None,
+        attempts=F("attempts") + 1,
+        error_code="",
+        error_message="",
+    )
+
+
+def variant_checkpoint(*, generation_id, index: int, text: str) -> None:
+    """Store the text streamed so far, so a crash keeps it; a finished variant is left alone."""
+    Variant.objects.filter(
+        generation_id=generation_id, index=index, status=VariantStatus.STREAMING
+    ).update(text=text)
+
+
+def variant_save_result(
+    *,
+    generation_id,
+    index: int,
+    model: str,
+    text: str,
+    raw_html: str,
+    finish_reason: str,
+    prompt_tokens: int | None,
+    completion_tokens: int | None,
+    first_token_at: datetime | None,
+    finished_at: datetime,
+    duration_ms: int,
+) -> None:
+    """Commit a finished answer in one statement: the paid-for result is durable from here on."""
+    Variant.objects.filter(generation_id=generation_id, index=index).update(
+        status=VariantStatus.COMPLETED,
+        model=model,
+        text=text,
+        raw_html=raw_html,
+        finish_reason=finish_reason,
+        prompt_tokens=prompt_tokens,
+        completion_tokens=completion_tokens,
+        first_token_at=first_token_at,
+        finished_at=finished_at,
+        duration_ms=duration_ms,
+    )
+
+
+def variant_save_html(*, generation_id, index: int, html: str) -> None:
+    """Store the post-processed HTML beside the raw extraction, which stays as it was."""
+    Variant.objects.filter(generation_id=generation_id, index=index).update(html=html)
+
+
+def variant_end_unfinished(
+    *,
+    generation_id,
+    index: int,
+    status: str,
+    text: str,
+    error_code: str = "",
+    error_message: str = "",
+    finished_at: datetime,
+    duration_ms: int | None,
+) -> None:
+    """End a variant that produced no result (failed, cancelled, interrupted), keeping its text."""
+    Variant.objects.filter(generation_id=generation_id, index=index).exclude(
+        status=VariantStatus.COMPLETED
+    ).update(
+        status=status,
+        text=text,
+        error_code=error_code,
+        error_message=error_message,
+        finished_at=finished_at,
+        duration_ms=duration_ms,
+    )
+
+
+def generation_finish_run(*, generation_id, cancelled: bool = False) -> Generation:
+    """Set the generation's final status from its variants and the run's duration."""
+    with transaction.atomic():
+        generation = Generation.objects.select_for_update().get(id=generation_id)
+        statuses = list(generation.variants.values_list("status", flat=True))
+        generation.status = final_status(statuses, cancelled=cancelled)
+        generation.finished_at = timezone.now()
+        if generation.run_started_at:
+            elapsed = generation.finished_at - generation.run_started_at
+            generation.duration_ms = int(elapsed.total_seconds() * 1000)
+        generation.save(update_fields=["status", "finished_at", "duration_ms"])
+    return generation
+
+
+def final_status(variant_statuses: list[str], *, cancelled: bool = False) -> str:
+    """Return the generation status that a set of ended variant statuses adds up to."""
+    if cancelled:
+        return GenerationStatus.CANCELLED
+    completed = sum(status == VariantStatus.COMPLETED for status in variant_statuses)
+    if completed == len(variant_statuses):
+        return GenerationStatus.COMPLETED
+    if VariantStatus.INTERRUPTED in variant_statuses:
+        return GenerationStatus.INTERRUPTED
+    return GenerationStatus.PARTIAL if completed else GenerationStatus.FAILED
+
+
+def generation_retry(*, generation: Generation) -> Generation:
+    """Put the unfinished variants back to `pending` and the generation to `running`.
+
+    The conditional update makes two concurrent retries start exactly one run.
+    """
+    if generation.status in ACTIVE_GENERATION_STATUSES:
+        raise AppError(CONFLICT, "The generation is still running.")
+    with transaction.atomic():
+        to_retry = generation.variants.exclude(status=VariantStatus.COMPLETED)
+        if not to_retry.exists():
+            raise AppError(NOTHING_TO_RETRY)
+        claimed = Generation.objects.filter(id=generation.id, status=generation.status).update(
+            status=GenerationStatus.RUNNING, finished_at=None, run_started_at=timezone.now()
+        )
+        if not claimed:
+            raise AppError(CONFLICT, "The generation is already being retried.")
+        to_retry.update(
+            status=VariantStatus.PENDING,
+            text="",
+            error_code="",
+            error_message="",
+            finished_at=None,
+            duration_ms=None,
+        )
+    generation.refresh_from_db()
+    return generation
+
+
+def generation_cancel_idle(*, generation_id) -> Generation:
+    """Cancel a generation that no process runs: its unfinished variants end `cancelled`."""
+    with transaction.atomic():
+        Variant.objects.filter(generation_id=generation_id).exclude(
+            status__in=(VariantStatus.COMPLETED, VariantStatus.FAILED)
+        ).update(status=VariantStatus.CANCELLED)
+        return generation_finish_run(generation_id=generation_id, cancelled=True)
+
+
+def generation_choose(*, generation: Generation, index: int) -> Generation:
+    """Make the completed variant at `index` the generation's chosen result."""
+    variant = next((v for v in generation.variants.all() if v.index == index), None)
+    if variant is None or variant.status != VariantStatus.COMPLETED:
+        raise AppError(INVALID_FIELD, "`index` must name a completed variant.")
+    generation.chosen_index = index
+    generation.save(update_fields=["chosen_index"])
+    return generation

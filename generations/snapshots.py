@@ -1,0 +1,70 @@
+"""`generation.snapshot` frames: the stored state, overlaid with this process's live text.
+
+A live variant's text is the prefix already relayed to followers, so the next chunk a follower
+receives starts exactly where the snapshot ends.
+"""
+
+import uuid
+
+from channels.db import database_sync_to_async
+
+from generations import selectors
+from generations.models import Generation, Variant
+from generations.runner import LiveVariant, live_generations
+
+
+async def snapshot_frame(generation_id: uuid.UUID) -> dict:
+    """Return the snapshot frame of a generation (raises AppError not_found)."""
+    generation = await database_sync_to_async(selectors.generation_get)(generation_id)
+    # No await from here on: the live state cannot move while the frame is assembled.
+    run = live_generations.get(generation.id)
+    live = run.variants if run else {}
+    return {
+        "type": "generation.snapshot",
+        "generation_id": str(generation.id),
+        "status": generation.status,
+        "variants": [
+            _live_variant(live[v.index]) if v.index in live else _stored_variant(v)
+            for v in generation.variants.all()
+        ],
+    }
+
+
+def _stored_variant(variant: Variant) -> dict:
+    return {
+        "index": variant.index,
+        "model": variant.model or variant.requested_model,
+        "status": variant.status,
+        "text": variant.text,
+        "html": variant.html if variant.html is not None else variant.raw_html,
+        "finish_reason": variant.finish_reason or None,
+        "error": _error(variant),
+    }
+
+
+def _live_variant(variant: LiveVariant) -> dict:
+    return {
+        "index": variant.index,
+        "model": variant.model or variant.chain[0],
+        "status": variant.status,
+        "text": variant.published_text(),
+        "html": variant.html,
+        "finish_reason": None,
+        "error": None,
+    }
+
+
+def _error(variant: Variant) -> dict | None:
+    if not variant.error_code:
+        return None
+    return {"code": variant.error_code, "message": variant.error_message}
+
+
+def generation_started_frame(generation: Generation) -> dict:
+    return {
+        "type": "generation.started",
+        "generation_id": str(generation.id),
+        "variants": [
+            {"index": v.index, "model": v.requested_model} for v in generation.variants.all()
+        ],
+    }

@@ -1,0 +1,40 @@
+"""The one place that starts detached asyncio tasks: it keeps strong references (the event loop
+keeps only weak ones), logs their failures, and can drain or cancel them."""
+
+import asyncio
+import logging
+from collections.abc import Coroutine
+
+logger = logging.getLogger(__name__)
+
+
+class TaskRegistry:
+    def __init__(self) -> None:
+        self._tasks: set[asyncio.Task] = set()
+
+    def spawn(self, coroutine: Coroutine, *, name: str) -> asyncio.Task:
+        """Start `coroutine` detached from its caller: a closing socket cannot cancel it."""
+        task = asyncio.get_running_loop().create_task(coroutine, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._forget)
+        return task
+
+    def _forget(self, task: asyncio.Task) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            logger.error("Task %s failed", task.get_name(), exc_info=task.exception())
+
+    def running(self) -> list[asyncio.Task]:
+        loop = asyncio.get_running_loop()
+        return [task for task in self._tasks if task.get_loop() is loop and not task.done()]
+
+    async def drain(self, seconds: float) -> bool:
+        """Wait up to `seconds` for this loop's tasks; return True if all ended."""
+        pending = self.running()
+        if not pending:
+            return True
+        _, still_pending = await asyncio.wait(pending, timeout=seconds)
+        return not still_pending
+
+
+tasks = TaskRegistry()

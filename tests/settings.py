@@ -1,0 +1,20 @@
+"""Test settings: clonegen's own settings with a throwaway data folder and a file-backed test DB."""
+
+import os
+import tempfile
+
+os.environ.setdefault("DJANGO_SECRET_KEY", "test-only-secret-key")
+os.environ["CLONEGEN_DATA_DIR"] = tempfile.mkdtemp(prefix="clonegen-test-")
+# Tests choose the model server themselves; a developer's real key must never be used.
+os.environ.pop("OPENAI_API_KEY", None)
+os.environ.pop("OPENAI_BASE_URL", None)
+os.environ.pop("CLONEGEN_MODELS", None)
+
+from clonegen.settings import *  # noqa: F403
+from clonegen.settings import DATA_DIR, DATABASES
+
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # A file, not shared-cache memory: WAL and IMMEDIATE behave as in production.
+    DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test.sqlite3")}
+
+CLONEGEN_CHUNK_INTERVAL_SECONDS = 0.02

@@ -1,0 +1,150 @@
+"""Shared test helpers: screenshots, a stand-in model server, real daphne processes."""
+
+import base64
+import io
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx2 as httpx
+from PIL import Image
+
+REPO = Path(__file__).resolve().parent.parent
+# Looks like a real key so a leak would be obvious; it is only ever sent to the stand-in.
+TEST_API_KEY = "sk-test-0123456789abcdefghijKLMNOPQRSTUV"
+DEFAULT_CHAINS = (
+    ("gpt-4o-2024-11-20", "gpt-4o"),
+    ("gpt-4.1-2025-04-14", "gpt-4.1"),
+    ("gpt-4.1-mini-2025-04-14", "gpt-4.1-mini"),
+    ("gpt-4o-2024-08-06", "gpt-4o"),
+)
+DEFAULT_MODELS = tuple(chain[0] for chain in DEFAULT_CHAINS)
+
+
+def png_bytes(width: int = 320, height: int = 200, colour: str = "white") -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (width, height), colour).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def screenshot_bytes(target_bytes: int = 3 * 1024 * 1024, seed: int = 7) -> bytes:
+    """A PNG of about `target_bytes`; its noisy half resists compression like a real screenshot."""
+    rng = random.Random(seed)
+    width = 1440
+    height = max(200, target_bytes // (width * 2))
+    image = Image.new("RGB", (width, height), "white")
+    noise = bytes(rng.getrandbits(8) for _ in range(width * height * 3 // 2))
+    image.paste(Image.frombytes("RGB", (width, height // 2), noise[: width * (height // 2) * 3]))
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def data_url(content: bytes, mime_type: str = "image/png") -> str:
+    return f"data:{mime_type};base64,{base64.b64encode(content).decode('ascii')}"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def html_inside(text: str) -> str:
+    """What the contract's extraction rule keeps of a stand-in answer."""
+    start = text.index("<!DOCTYPE html")
+    end = text.rindex("</html>") + len("</html>")
+    return text[start:end]
+
+
+class DaphneProcess:
+    """A real clonegen server: `manage.py migrate`, then daphne with the contract's flags."""
+
+    def __init__(self, data_dir: Path, env: dict[str, str]):
+        self.data_dir = data_dir
+        self.port = free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.ws_url = f"ws://127.0.0.1:{self.port}/ws/generations/"
+        self.log_path = data_dir / f"daphne-{self.port}.log"
+        self.env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "CLONEGEN_"))},
+            "DJANGO_SETTINGS_MODULE": "clonegen.settings",
+            "DJANGO_DEBUG": "0",
+            "DJANGO_SECRET_KEY": "e2e-secret-key-for-tests-only-0123456789",
+            "CLONEGEN_DATA_DIR": str(data_dir),
+            "PYTHONUNBUFFERED": "1",
+            **env,
+        }
+        self.process: subprocess.Popen | None = None
+
+    def migrate(self) -> None:
+        subprocess.run(
+            [sys.executable, "manage.py", "migrate", "--no-input", "-v0"],
+            cwd=REPO,
+            env=self.env,
+            check=True,
+        )
+
+    def start(self) -> "DaphneProcess":
+        self.log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "daphne",
+                "--websocket-max-message-size",
+                "16777216",
+                "--websocket-max-frame-size",
+                "16777216",
+                "-b",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                "clonegen.asgi:application",
+            ],
+            cwd=REPO,
+            env=self.env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+        self.wait_ready()
+        return self
+
+    def wait_ready(self, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"daphne exited:\n{self.read_log()}")
+            try:
+                if httpx.get(f"{self.base_url}/api/health", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                time.sleep(0.1)  # polling a port that is not open yet: there is no event to await
+        raise RuntimeError(f"daphne did not answer in {timeout}s:\n{self.read_log()}")
+
+    def kill(self) -> None:
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(10)
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        self.log.close()
+
+    def read_log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def get(self, path: str, **kwargs) -> httpx.Response:
+        return httpx.get(self.base_url + path, timeout=30, **kwargs)
+
+    def post(self, path: str, **kwargs) -> httpx.Response:
+        return httpx.post(self.base_url + path, timeout=60, **kwargs)

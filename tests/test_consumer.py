@@ -1,0 +1,88 @@
+"""The socket consumer, in process: frames in, frames out, what the model server was asked."""
+
+import json
+
+import pytest
+
+from generations.catalog import max_tokens_for
+from generations.models import Generation, GenerationStatus, VariantStatus
+from tests.support import DEFAULT_MODELS, data_url, html_inside, png_bytes
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+async def receive_until_finished(communicator, timeout: float = 30) -> list[dict]:
+    frames = []
+    while True:
+        frame = json.loads(await communicator.receive_from(timeout=timeout))
+        frames.append(frame)
+        if frame["type"] in ("generation.finished", "error"):
+            return frames
+
+
+def rebuild_texts(frames: list[dict]) -> dict[int, str]:
+    texts: dict[int, str] = {}
+    for frame in frames:
+        if frame["type"] == "variant.chunk":
+            held = texts.setdefault(frame["index"], "")
+            assert frame["offset"] == len(held), "chunks must arrive in order, without gaps"
+            texts[frame["index"]] = held + frame["delta"]
+    return texts
+
+
+async def test_generate_streams_four_variants_and_stores_them(live_models, connect):
+    communicator = await connect()
+    await communicator.send_to(
+        text_data=json.dumps({"type": "generate", "image": data_url(png_bytes())})
+    )
+    frames = await receive_until_finished(communicator)
+    await communicator.disconnect()
+
+    started = frames[0]
+    assert started["type"] == "generation.started"
+    assert [v["model"] for v in started["variants"]] == list(DEFAULT_MODELS)
+    assert frames[-1] == {
+        "type": "generation.finished",
+        "generation_id": started["generation_id"],
+        "status": "completed",
+    }
+    texts = rebuild_texts(frames)
+    completed = {f["index"]: f for f in frames if f["type"] == "variant.completed"}
+    generation = await Generation.objects.prefetch_related("variants").aget(
+        id=started["generation_id"]
+    )
+    assert generation.status == GenerationStatus.COMPLETED
+    async for variant in generation.variants.all():
+        expected = live_models.text_for(variant.model)
+        assert texts[variant.index] == expected
+        assert variant.status == VariantStatus.COMPLETED
+        assert variant.raw_html == html_inside(expected)
+        assert completed[variant.index]["html"] == variant.html
+        assert completed[variant.index]["finish_reason"] == "stop"
+
+
+async def test_models_are_asked_fairly(live_models, connect):
+    communicator = await connect()
+    await communicator.send_to(
+        text_data=json.dumps(
+            {"type": "generate", "image": data_url(png_bytes()), "instructions": "Dark footer"}
+        )
+    )
+    await receive_until_finished(communicator)
+    await communicator.disconnect()
+
+    by_model = {request["model"]: request for request in live_models.requests}
+    assert set(by_model) == set(DEFAULT_MODELS)
+    for model, request in by_model.items():
+        assert request["temperature"] == 0
+        assert request["stream"] is True
+        assert request["stream_options"] == {"include_usage": True}
+        assert request["max_tokens"] == max_tokens_for(model)
+        assert not {"reasoning_effort", "reasoning", "thinking"} & set(request)
+        image_parts = [
+            part for part in request["messages"][-1]["content"] if part["type"] == "image_url"
+        ]
+        assert image_parts[0]["image_url"]["url"] == data_url(png_bytes())
+        assert "Dark footer" in json.dumps(request["messages"])
+    assert by_model["gpt-4o-2024-11-20"]["max_tokens"] == 16384
+    assert by_model["gpt-4.1-2025-04-14"]["max_tokens"] == 20000
