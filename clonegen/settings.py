@@ -189,3 +189,10 @@ CLONEGEN_VARIANT_DEADLINE_SECONDS = float(
     os.environ.get("CLONEGEN_VARIANT_DEADLINE_SECONDS", "600")
 )
 CLONEGEN_STREAM_ATTEMPTS = int(os.environ.get("CLONEGEN_STREAM_ATTEMPTS", "3"))
+# Liveness: each process touches its runs' heartbeat this often; three missed beats mark its
+# work `interrupted`. Kept well under 10 s so a dead process is noticed within 30 s.
+CLONEGEN_HEARTBEAT_SECONDS = float(os.environ.get("CLONEGEN_HEARTBEAT_SECONDS", "5"))
+# On SIGTERM, running variants get this long to finish before they are interrupted.
+CLONEGEN_SHUTDOWN_GRACE_SECONDS = float(os.environ.get("CLONEGEN_SHUTDOWN_GRACE_SECONDS", "20"))
+# Heartbeat, recovery and drain run inside server processes; tests drive them explicitly.
+CLONEGEN_BACKGROUND_SERVICES = env_flag("CLONEGEN_BACKGROUND_SERVICES", True)

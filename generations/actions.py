@@ -11,11 +11,11 @@ from django.conf import settings
 
 from generations import selectors, services
 from generations.catalog import configured_variants
-from generations.errors import CONFLICT, INVALID_FIELD, AppError
+from generations.errors import CONFLICT, INVALID_FIELD, SHUTTING_DOWN, AppError
 from generations.images import Screenshot, decode_screenshot
 from generations.models import Generation, GenerationStatus, Stack
 from generations.publisher import GroupPublisher
-from generations.runner import runner
+from generations.runner import RUNNER_ID, runner
 
 MAX_INSTRUCTIONS_CHARS = 4000
 # A generation in these states has no model running and no result still to come.
@@ -54,6 +54,7 @@ def parse_generate_request(payload: dict) -> GenerateRequest:
 
 def create_generation(payload: dict, *, owner=None) -> Generation:
     """Validate the request and commit a new generation (status `started`); return it stored."""
+    _refuse_while_draining()
     request = parse_generate_request(payload)
     generation = services.generation_create(
         screenshot=request.screenshot,
@@ -74,8 +75,16 @@ def choose_variant(generation_id, index: object) -> Generation:
     return selectors.generation_get(generation.id)
 
 
+def _refuse_while_draining() -> None:
+    if not runner.accepting:
+        raise AppError(SHUTTING_DOWN)
+
+
 def _retry(generation_id) -> Generation:
-    services.generation_retry(generation=selectors.generation_get(generation_id))
+    _refuse_while_draining()
+    services.generation_retry(
+        generation=selectors.generation_get(generation_id), runner_id=RUNNER_ID
+    )
     return selectors.generation_get(generation_id)
 
 

@@ -29,6 +29,8 @@ RATE_LIMITED = ErrorKind("rate_limited", 429, "Too many new generations; try aga
 LOGIN_REQUIRED = ErrorKind("login_required", 401, "Log in first.")
 REQUEST_TOO_LARGE = ErrorKind("request_too_large", 413, "The request body is over 16 MiB.")
 METHOD_NOT_ALLOWED = ErrorKind("method_not_allowed", 405, "Method not allowed.")
+# Not a bug, but the contract has no closer code: the client may simply try again shortly.
+SHUTTING_DOWN = ErrorKind("internal_error", 503, "The server is restarting; try again in a moment.")
 INTERNAL_ERROR = ErrorKind("internal_error", 500, "Something went wrong on our side.")
 
 

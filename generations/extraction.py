@@ -4,9 +4,11 @@ import re
 
 _DOCTYPE = re.compile(r"<!doctype\s+html", re.IGNORECASE)
 _HTML_OPEN = re.compile(r"<html", re.IGNORECASE)
-_HTML_CLOSE = "</html>"
+_HTML_CLOSE = re.compile(r"</html>", re.IGNORECASE)
 _FENCE_LINE = re.compile(r"^[ \t]*```[\w+-]*[ \t]*$", re.MULTILINE)
 _TRAILING_FENCE = re.compile(r"\n?[ \t]*```[ \t]*\Z")
+# HTML's own whitespace; Python's str.strip() would also eat visible characters such as U+00A0.
+HTML_WHITESPACE = " \t\n\r\f"
 
 
 def extract_html(text: str) -> str:
@@ -20,19 +22,20 @@ def extract_html(text: str) -> str:
     if start_match is None:
         return _FENCE_LINE.sub("", text).strip("\n")
     start = start_match.start()
-    end = text.lower().rfind(_HTML_CLOSE)
-    if end >= start:
-        return text[start : end + len(_HTML_CLOSE)]
-    return _TRAILING_FENCE.sub("", text[start:].rstrip())
+    # Matched on the text itself: lowercasing first can change lengths (e.g. "İ").
+    closes = [match.end() for match in _HTML_CLOSE.finditer(text, start)]
+    if closes:
+        return text[start : closes[-1]]
+    return _TRAILING_FENCE.sub("", text[start:].rstrip(HTML_WHITESPACE))
 
 
 def postprocess_html(raw_html: str) -> str:
     """Return `raw_html` tidied for display: a doctype, no trailing blanks, one final newline.
 
-    It only adds or trims whitespace and the doctype, so no content can be lost.
+    It only adds or trims HTML whitespace and the doctype, so no content can be lost.
     """
-    lines = [line.rstrip() for line in raw_html.replace("\r\n", "\n").strip().split("\n")]
-    html = "\n".join(lines)
+    text = raw_html.replace("\r\n", "\n").strip(HTML_WHITESPACE)
+    html = "\n".join(line.rstrip(" \t\r\f") for line in text.split("\n"))
     if html and not _DOCTYPE.match(html) and _HTML_OPEN.match(html):
         html = "<!DOCTYPE html>\n" + html
     return html + "\n" if html else html

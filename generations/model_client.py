@@ -2,6 +2,8 @@
 the mapping of every way a call can fail onto what the runner should do next."""
 
 import asyncio
+import email.utils
+import time
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -11,8 +13,11 @@ from django.conf import settings
 
 from generations import demo
 
-# The SDK retries the request phase itself (429, 5xx, connect errors), honouring Retry-After.
-SDK_MAX_RETRIES = 2
+# The request phase (429, 5xx, connection errors) is retried here rather than by the SDK: the
+# SDK would also retry an exhausted quota, which the API answers with 429 too.
+REQUEST_RETRIES = 2
+RETRY_BACKOFF_SECONDS = (0.5, 2.0)
+MAX_RETRY_AFTER_SECONDS = 30.0
 
 
 @dataclass(frozen=True)
@@ -27,11 +32,17 @@ class ModelCallError(Exception):
 
     code = "upstream_error"
 
-    def __init__(self, message: str, code: str | None = None):
+    def __init__(self, message: str, code: str | None = None, retry_after: float | None = None):
         super().__init__(message)
         self.message = message
+        self.retry_after = retry_after
         if code:
             self.code = code
+
+    @property
+    def worth_retrying(self) -> bool:
+        """True for a passing refusal of the request (rate limit, server error, no connection)."""
+        return self.code in ("rate_limited", "upstream_error", "timeout")
 
 
 class ModelUnavailable(ModelCallError):
@@ -63,31 +74,27 @@ def client() -> openai.AsyncOpenAI:
             api_key, base_url = "demo", demo.standin_base_url()
         else:
             api_key, base_url = settings.OPENAI_API_KEY, settings.OPENAI_BASE_URL
-        _clients[loop] = openai.AsyncOpenAI(
-            api_key=api_key, base_url=base_url, max_retries=SDK_MAX_RETRIES
-        )
+        _clients[loop] = openai.AsyncOpenAI(api_key=api_key, base_url=base_url, max_retries=0)
     return _clients[loop]
 
 
 async def stream_completion(
-    *, model: str, messages: list[dict], max_tokens: int, on_delta: Callable[[str], None]
+    *,
+    model: str,
+    messages: list[dict],
+    max_tokens: int,
+    on_delta: Callable[[str], None],
+    requests_made: list[int],
 ) -> StreamResult:
     """Stream one answer from `model`, handing each text delta to `on_delta` as it arrives.
 
     Returns when the model sent a finish_reason; raises a ModelCallError otherwise. Cancelling
     the awaiting task closes the HTTP stream, so the API stops producing (and billing) tokens.
+    `requests_made[0]` grows by one for every HTTP request, retries included.
     """
-    try:
-        stream = await client().chat.completions.create(
-            model=model,
-            messages=messages,
-            temperature=0,
-            max_tokens=max_tokens,
-            stream=True,
-            stream_options={"include_usage": True},
-        )
-    except openai.APIError as error:
-        raise classify_request_error(error) from None
+    stream = await _open_stream(
+        model=model, messages=messages, max_tokens=max_tokens, requests_made=requests_made
+    )
     finish_reason, usage = None, None
     try:
         async with stream:
@@ -100,12 +107,9 @@ async def stream_completion(
                     if choice.finish_reason:
                         finish_reason = choice.finish_reason
     except (openai.APIError, OSError, ValueError) as error:
-        # Cut connections surface as the HTTP library's protocol errors, wrapped or not.
+        # A connection cut midway surfaces as a wrapped protocol error; it is never retried by
+        # the SDK, so the runner runs the stream again from the start.
         raise StreamBroken(f"The stream broke: {type(error).__name__}") from None
-    except Exception as error:
-        if type(error).__module__.split(".")[0] in {"httpx2", "httpcore2", "httpx", "httpcore"}:
-            raise StreamBroken(f"The stream broke: {type(error).__name__}") from None
-        raise
     if finish_reason is None:
         raise StreamBroken("The stream ended without a finish_reason.")
     return StreamResult(
@@ -113,6 +117,27 @@ async def stream_completion(
         prompt_tokens=usage.prompt_tokens if usage else None,
         completion_tokens=usage.completion_tokens if usage else None,
     )
+
+
+async def _open_stream(*, model, messages, max_tokens, requests_made):
+    """Send the request, retrying passing refusals with backoff and honouring Retry-After."""
+    for retry in range(REQUEST_RETRIES + 1):
+        requests_made[0] += 1
+        try:
+            return await client().chat.completions.create(
+                model=model,
+                messages=messages,
+                temperature=0,
+                max_tokens=max_tokens,
+                stream=True,
+                stream_options={"include_usage": True},
+            )
+        except openai.APIError as error:
+            refusal = classify_request_error(error)
+            if not refusal.worth_retrying or retry == REQUEST_RETRIES:
+                raise refusal from None
+            await asyncio.sleep(refusal.retry_after or RETRY_BACKOFF_SECONDS[retry])
+    raise AssertionError("unreachable")
 
 
 def classify_request_error(error: openai.APIError) -> ModelCallError:
@@ -123,17 +148,41 @@ def classify_request_error(error: openai.APIError) -> ModelCallError:
     if isinstance(error, openai.APITimeoutError):
         return ModelCallError(message, "timeout")
     if isinstance(error, openai.RateLimitError):
-        quota = getattr(error, "code", None) == "insufficient_quota"
-        return ModelCallError(message, "quota_exceeded" if quota else "rate_limited")
+        if getattr(error, "code", None) == "insufficient_quota":
+            return ModelCallError(message, "quota_exceeded")
+        return ModelCallError(message, "rate_limited", retry_after=_retry_after(error))
     if isinstance(error, openai.AuthenticationError | openai.PermissionDeniedError):
         return ModelCallError(message, "auth_failed")
     if isinstance(error, openai.BadRequestError | openai.UnprocessableEntityError):
         return ModelCallError(message, "bad_request")
-    return ModelCallError(message, "upstream_error")
+    if isinstance(error, openai.APIStatusError) and error.status_code < 500:
+        return ModelCallError(message, "bad_request")
+    return ModelCallError(message, "upstream_error", retry_after=_retry_after(error))
+
+
+def _retry_after(error: openai.APIError) -> float | None:
+    response = getattr(error, "response", None)
+    if response is None:
+        return None
+    raw = response.headers.get("retry-after-ms")
+    if raw:
+        return _bounded(float(raw) / 1000)
+    raw = response.headers.get("retry-after")
+    if not raw:
+        return None
+    try:
+        return _bounded(float(raw))
+    except ValueError:
+        parsed = email.utils.parsedate_tz(raw)
+        return _bounded(email.utils.mktime_tz(parsed) - time.time()) if parsed else None
+
+
+def _bounded(seconds: float) -> float:
+    return min(max(seconds, 0.0), MAX_RETRY_AFTER_SECONDS)
 
 
 def _readable(error: openai.APIError) -> str:
-    # The SDK's message can quote the request; keep the API's own sentence, never headers.
+    # The API's own sentence; the SDK's str() can carry request details.
     body = getattr(error, "body", None)
     if isinstance(body, dict) and isinstance(body.get("message"), str):
         return body["message"][:500]

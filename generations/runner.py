@@ -15,16 +15,18 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from django.conf import settings
+from django.db import DatabaseError
 from django.utils import timezone
 
-from generations import model_client, services
+from generations import model_client, services, spool
 from generations.catalog import max_tokens_for
 from generations.extraction import extract_html, postprocess_html
 from generations.images import as_data_url
 from generations.model_client import ModelCallError, ModelUnavailable, StreamBroken
-from generations.models import Generation, VariantStatus
+from generations.models import Generation, GenerationStatus, VariantStatus
 from generations.prompts import build_messages
 from generations.publisher import GroupPublisher
 from generations.tasks import tasks
@@ -34,6 +36,8 @@ logger = logging.getLogger(__name__)
 # Names this process in the database, so another process can tell its work from ours.
 RUNNER_ID = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 STREAM_RETRY_BACKOFF_SECONDS = (1.0, 3.0)
+# Pauses between tries to commit a finished answer; after the last, it goes to the spool file.
+SAVE_RETRY_DELAYS_SECONDS = (0.2, 1.0, 3.0)
 
 
 @dataclass
@@ -51,6 +55,8 @@ class LiveVariant:
     published_length: int = 0
     first_token_at: datetime | None = None
     html: str | None = None
+    # HTTP requests made for this variant in this run, the SDK's own retries included.
+    requests: list[int] = field(default_factory=lambda: [0])
 
     def append(self, delta: str) -> None:
         if self.first_token_at is None:
@@ -90,7 +96,8 @@ class LiveGeneration:
     deadline: float
     messages: list[dict] = field(default_factory=list)
     variants: dict[int, LiveVariant] = field(default_factory=dict)
-    cancel_requested: bool = False
+    # Set when the run is stopped from outside: `cancelled` by a user, `interrupted` by shutdown.
+    stop_status: str | None = None
     variant_tasks: list[asyncio.Task] = field(default_factory=list)
 
 
@@ -146,7 +153,10 @@ class ChunkRelay:
 
 
 class GenerationRunner:
-    """Starts, follows and cancels generations in this process."""
+    """Starts, follows, cancels and drains the generations this process runs."""
+
+    def __init__(self) -> None:
+        self.accepting = True
 
     def start(self, generation_id: uuid.UUID) -> asyncio.Task:
         """Run the generation's pending variants detached from the caller, and return at once."""
@@ -154,13 +164,32 @@ class GenerationRunner:
 
     def cancel(self, generation_id: uuid.UUID) -> bool:
         """Stop this process's model calls for the generation; return False if it runs elsewhere."""
+        return self._stop(generation_id, GenerationStatus.CANCELLED)
+
+    def interrupt_all(self) -> int:
+        """Stop every run in this process, keeping text so far; return how many were stopped."""
+        return sum(self._stop(gid, GenerationStatus.INTERRUPTED) for gid in list(live_generations))
+
+    def _stop(self, generation_id: uuid.UUID, status: str) -> bool:
         run = live_generations.get(generation_id)
         if run is None:
             return False
-        run.cancel_requested = True
+        run.stop_status = run.stop_status or status
         for task in run.variant_tasks:
             task.cancel()  # closes the HTTP streams: the API stops producing tokens
         return True
+
+    async def drain(self, grace_seconds: float) -> None:
+        """Refuse new work, let running variants finish within the grace period, then interrupt
+        the rest and wait for them to record their text."""
+        self.accepting = False
+        runs = [task for task in tasks.running() if task.get_name().startswith("generation ")]
+        if runs:
+            _, late = await asyncio.wait(runs, timeout=grace_seconds)
+            if late:
+                logger.warning("Interrupting %d generation(s) still running", len(late))
+                self.interrupt_all()
+                await asyncio.wait(late, timeout=10)
 
     async def _run(self, generation_id: uuid.UUID) -> None:
         # Registered before the first await, so a cancel arriving while the run starts is seen.
@@ -197,7 +226,7 @@ class GenerationRunner:
             tasks.spawn(self._run_variant(run, variant), name=f"variant {run.id}#{index}")
             for index, variant in run.variants.items()
         ]
-        if run.cancel_requested:
+        if run.stop_status:
             for task in run.variant_tasks:
                 task.cancel()
         # asyncio.wait, not gather: the variants must outlive this coordinator if it dies.
@@ -205,26 +234,29 @@ class GenerationRunner:
         for variant in run.variants.values():
             # A task cancelled before its first step never ran its own clean-up.
             if variant.status in (VariantStatus.PENDING, VariantStatus.STREAMING):
-                await self._end_unfinished(run, variant, VariantStatus.CANCELLED, time.monotonic())
+                await self._end_unfinished(run, variant, run.stop_status, time.monotonic())
         finished = await database_sync_to_async(services.generation_finish_run)(
-            generation_id=run.id, cancelled=run.cancel_requested
+            generation_id=run.id, stopped_as=run.stop_status
         )
         await run.publisher.publish("generation.finished", status=finished.status)
 
     async def _run_variant(self, run: LiveGeneration, variant: LiveVariant) -> None:
         started = time.monotonic()
-        error: ModelCallError = ModelUnavailable("No model of the chain is available.")
+        error: ModelCallError | None = None
         try:
             for model in variant.chain:
                 error = await self._run_model(run, variant, model, started)
-                if error is None or not isinstance(error, ModelUnavailable):
+                if not isinstance(error, ModelUnavailable):
                     break
+            if isinstance(error, ModelUnavailable):
+                error.message = f"No model of {'|'.join(variant.chain)} is available."
             if error is not None:
-                if isinstance(error, ModelUnavailable):
-                    error.message = f"No model of {'|'.join(variant.chain)} is available."
                 await self._end_unfinished(run, variant, VariantStatus.FAILED, started, error)
         except asyncio.CancelledError:
-            await self._end_unfinished(run, variant, VariantStatus.CANCELLED, started)
+            # Cancelled by a user or by shutdown: the text so far is kept, nothing is re-raised
+            # so the clean-up above can finish its own writes.
+            status = run.stop_status or VariantStatus.CANCELLED
+            await self._end_unfinished(run, variant, status, started)
 
     async def _run_model(
         self, run: LiveGeneration, variant: LiveVariant, model: str, started: float
@@ -268,6 +300,7 @@ class GenerationRunner:
                     messages=run.messages,
                     max_tokens=max_tokens,
                     on_delta=variant.append,
+                    requests_made=variant.requests,
                 )
         except TimeoutError:
             raise ModelCallError(
@@ -282,8 +315,8 @@ class GenerationRunner:
         text = variant.text()
         raw_html = extract_html(text)
         duration_ms = _elapsed_ms(started)
-        await database_sync_to_async(services.variant_save_result)(
-            generation_id=run.id,
+        await _save_durably(
+            generation_id=str(run.id),
             index=variant.index,
             model=variant.model,
             text=text,
@@ -291,6 +324,7 @@ class GenerationRunner:
             finish_reason=result.finish_reason,
             prompt_tokens=result.prompt_tokens,
             completion_tokens=result.completion_tokens,
+            requests=variant.requests[0],
             first_token_at=variant.first_token_at,
             finished_at=timezone.now(),
             duration_ms=duration_ms,
@@ -321,6 +355,7 @@ class GenerationRunner:
             index=variant.index,
             status=status,
             text=variant.text(),
+            requests=variant.requests[0],
             error_code=error.code if error else "",
             error_message=error.message if error else "",
             finished_at=timezone.now(),
@@ -332,6 +367,22 @@ class GenerationRunner:
                 index=variant.index,
                 error={"code": error.code, "message": error.message},
             )
+
+
+async def _save_durably(**result) -> None:
+    """Commit a finished answer, retrying while the database refuses; as a last resort append it
+    to the spool file that start-up replays. A paid-for answer is never dropped."""
+    for delay in (*SAVE_RETRY_DELAYS_SECONDS, None):
+        try:
+            await database_sync_to_async(services.variant_save_result)(**result)
+            return
+        except DatabaseError:
+            logger.warning("Saving %s#%s failed", result["generation_id"], result["index"])
+            if delay is None:
+                break
+            await asyncio.sleep(delay)
+    await sync_to_async(spool.append)(result)
+    logger.error("Database unavailable: %s#%s spooled", result["generation_id"], result["index"])
 
 
 def _load_generation(generation_id: uuid.UUID) -> tuple[Generation, str]:

@@ -9,7 +9,7 @@ from datetime import datetime
 
 from django.core.files.base import ContentFile
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from generations.catalog import VariantSpec
@@ -17,6 +17,7 @@ from generations.errors import CONFLICT, INVALID_FIELD, NOTHING_TO_RETRY, AppErr
 from generations.images import Screenshot
 from generations.models import (
     ACTIVE_GENERATION_STATUSES,
+    ENDED_VARIANT_STATUSES,
     Generation,
     GenerationStatus,
     Variant,
@@ -99,7 +100,6 @@ def variant_begin_attempt(
         text="",
         started_at=started_at,
         first_token_at=None,
-        attempts=F("attempts") + 1,
         error_code="",
         error_message="",
     )
@@ -122,22 +122,32 @@ def variant_save_result(
     finish_reason: str,
     prompt_tokens: int | None,
     completion_tokens: int | None,
-    first_token_at: datetime | None,
-    finished_at: datetime,
+    requests: int,
+    first_token_at: datetime | str | None,
+    finished_at: datetime | str,
     duration_ms: int,
-) -> None:
-    """Commit a finished answer in one statement: the paid-for result is durable from here on."""
-    Variant.objects.filter(generation_id=generation_id, index=index).update(
-        status=VariantStatus.COMPLETED,
-        model=model,
-        text=text,
-        raw_html=raw_html,
-        finish_reason=finish_reason,
-        prompt_tokens=prompt_tokens,
-        completion_tokens=completion_tokens,
-        first_token_at=first_token_at,
-        finished_at=finished_at,
-        duration_ms=duration_ms,
+) -> bool:
+    """Commit a finished answer in one statement: the paid-for result is durable from here on.
+
+    Returns False if the variant had already completed (a replayed spool entry, say): a stored
+    result is never overwritten.
+    """
+    return (
+        Variant.objects.filter(generation_id=generation_id, index=index)
+        .exclude(status=VariantStatus.COMPLETED)
+        .update(
+            status=VariantStatus.COMPLETED,
+            attempts=F("attempts") + requests,
+            model=model,
+            text=text,
+            raw_html=raw_html,
+            finish_reason=finish_reason,
+            prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens,
+            first_token_at=first_token_at,
+            finished_at=finished_at,
+            duration_ms=duration_ms,
+        )
     )
 
 
@@ -152,6 +162,7 @@ def variant_end_unfinished(
     index: int,
     status: str,
     text: str,
+    requests: int,
     error_code: str = "",
     error_message: str = "",
     finished_at: datetime,
@@ -163,6 +174,7 @@ def variant_end_unfinished(
     ).update(
         status=status,
         text=text,
+        attempts=F("attempts") + requests,
         error_code=error_code,
         error_message=error_message,
         finished_at=finished_at,
@@ -170,12 +182,13 @@ def variant_end_unfinished(
     )
 
 
-def generation_finish_run(*, generation_id, cancelled: bool = False) -> Generation:
-    """Set the generation's final status from its variants and the run's duration."""
+def generation_finish_run(*, generation_id, stopped_as: str | None = None) -> Generation:
+    """Set the generation's final status from its variants (or `stopped_as`, if a user or a
+    shutdown stopped the run) and the run's duration."""
     with transaction.atomic():
         generation = Generation.objects.select_for_update().get(id=generation_id)
         statuses = list(generation.variants.values_list("status", flat=True))
-        generation.status = final_status(statuses, cancelled=cancelled)
+        generation.status = stopped_as or final_status(statuses)
         generation.finished_at = timezone.now()
         if generation.run_started_at:
             elapsed = generation.finished_at - generation.run_started_at
@@ -184,10 +197,8 @@ def generation_finish_run(*, generation_id, cancelled: bool = False) -> Generati
     return generation
 
 
-def final_status(variant_statuses: list[str], *, cancelled: bool = False) -> str:
+def final_status(variant_statuses: list[str]) -> str:
     """Return the generation status that a set of ended variant statuses adds up to."""
-    if cancelled:
-        return GenerationStatus.CANCELLED
     completed = sum(status == VariantStatus.COMPLETED for status in variant_statuses)
     if completed == len(variant_statuses):
         return GenerationStatus.COMPLETED
@@ -196,7 +207,7 @@ def final_status(variant_statuses: list[str], *, cancelled: bool = False) -> str
     return GenerationStatus.PARTIAL if completed else GenerationStatus.FAILED
 
 
-def generation_retry(*, generation: Generation) -> Generation:
+def generation_retry(*, generation: Generation, runner_id: str) -> Generation:
     """Put the unfinished variants back to `pending` and the generation to `running`.
 
     The conditional update makes two concurrent retries start exactly one run.
@@ -208,7 +219,12 @@ def generation_retry(*, generation: Generation) -> Generation:
         if not to_retry.exists():
             raise AppError(NOTHING_TO_RETRY)
         claimed = Generation.objects.filter(id=generation.id, status=generation.status).update(
-            status=GenerationStatus.RUNNING, finished_at=None, run_started_at=timezone.now()
+            status=GenerationStatus.RUNNING,
+            finished_at=None,
+            run_started_at=timezone.now(),
+            # Claimed now, so no sweep mistakes it for a dead process's work before it runs.
+            runner_id=runner_id,
+            heartbeat_at=timezone.now(),
         )
         if not claimed:
             raise AppError(CONFLICT, "The generation is already being retried.")
@@ -230,7 +246,9 @@ def generation_cancel_idle(*, generation_id) -> Generation:
         Variant.objects.filter(generation_id=generation_id).exclude(
             status__in=(VariantStatus.COMPLETED, VariantStatus.FAILED)
         ).update(status=VariantStatus.CANCELLED)
-        return generation_finish_run(generation_id=generation_id, cancelled=True)
+        return generation_finish_run(
+            generation_id=generation_id, stopped_as=GenerationStatus.CANCELLED
+        )
 
 
 def generation_choose(*, generation: Generation, index: int) -> Generation:
@@ -241,3 +259,48 @@ def generation_choose(*, generation: Generation, index: int) -> Generation:
     generation.chosen_index = index
     generation.save(update_fields=["chosen_index"])
     return generation
+
+
+def runner_heartbeat(*, runner_id: str) -> int:
+    """Tell other processes this one is alive: touch the heartbeat of every run it owns."""
+    return Generation.objects.filter(
+        runner_id=runner_id, status__in=ACTIVE_GENERATION_STATUSES
+    ).update(heartbeat_at=timezone.now())
+
+
+def generations_interrupt_orphans(*, stale_before: datetime, live_runner_id: str) -> list:
+    """Mark `interrupted` the active generations whose process stopped beating before
+    `stale_before`; their variants keep their checkpointed text. Returns their ids.
+
+    The caller's own runs are never touched, however late their heartbeat looks.
+    """
+    orphans = (
+        Generation.objects.filter(status__in=ACTIVE_GENERATION_STATUSES)
+        .exclude(runner_id=live_runner_id)
+        .filter(
+            Q(heartbeat_at__lt=stale_before)
+            | Q(heartbeat_at__isnull=True, created_at__lt=stale_before)
+        )
+    )
+    interrupted = []
+    for generation_id in orphans.values_list("id", flat=True):
+        with transaction.atomic():
+            # Re-checked in the same statement: a run that just beat is alive after all.
+            claimed = orphans.filter(id=generation_id).update(
+                status=GenerationStatus.INTERRUPTED, finished_at=timezone.now()
+            )
+            if claimed:
+                Variant.objects.filter(generation_id=generation_id).exclude(
+                    status__in=ENDED_VARIANT_STATUSES
+                ).update(status=VariantStatus.INTERRUPTED)
+                interrupted.append(generation_id)
+    return interrupted
+
+
+def generation_refresh_status(*, generation_id) -> None:
+    """Recompute an ended generation's status after a late result arrived (a spool replay)."""
+    generation = Generation.objects.get(id=generation_id)
+    if generation.status in ACTIVE_GENERATION_STATUSES:
+        return
+    statuses = list(generation.variants.values_list("status", flat=True))
+    Generation.objects.filter(id=generation_id).update(status=final_status(statuses))

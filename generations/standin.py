@@ -249,6 +249,10 @@ class Standin:
         self.streams_opened = 0
         self.streams_finished = 0
         self.streams_closed_by_client = 0
+        # Released once per stream the client closed, so tests can wait for closes as events.
+        self.client_closes = threading.Semaphore(0)
+        # Called in the server's thread with each request body, before it is answered.
+        self.on_request: Callable[[dict[str, Any]], None] | None = None
         self._sent: list[tuple[str, str]] = []
         # Tests script faults from their own thread while the server loop pops them.
         self._lock = threading.Lock()
@@ -291,6 +295,8 @@ class Standin:
         if not isinstance(body, dict):
             return error_response(400, "The request body must be a JSON object.")
         self.requests.append(body)
+        if self.on_request is not None:
+            self.on_request(body)
         model = body.get("model")
         if not isinstance(model, str) or not model:
             return error_response(400, "you must provide a model parameter", param="model")
@@ -374,12 +380,14 @@ class Standin:
             await stream.run(text, fault)
         except (_ClientGone, ConnectionError):
             self.streams_closed_by_client += 1
+            self.client_closes.release()
         except _ServerStopping:
             _abort(request)
         except asyncio.CancelledError:
             # Only reached if handler cancellation is enabled: that means the client left.
             if not request.app[_STOPPING]:
                 self.streams_closed_by_client += 1
+                self.client_closes.release()
             raise
         return response
 

@@ -2,6 +2,7 @@
 keeps only weak ones), logs their failures, and can drain or cancel them."""
 
 import asyncio
+import contextvars
 import logging
 from collections.abc import Coroutine
 
@@ -13,8 +14,14 @@ class TaskRegistry:
         self._tasks: set[asyncio.Task] = set()
 
     def spawn(self, coroutine: Coroutine, *, name: str) -> asyncio.Task:
-        """Start `coroutine` detached from its caller: a closing socket cannot cancel it."""
-        task = asyncio.get_running_loop().create_task(coroutine, name=name)
+        """Start `coroutine` detached from its caller: a closing socket cannot cancel it.
+
+        It runs in a fresh context: a request's context (asgiref's executor for the request's
+        sync thread, say) would die with the request and take the task's database calls along.
+        """
+        task = asyncio.get_running_loop().create_task(
+            coroutine, name=name, context=contextvars.Context()
+        )
         self._tasks.add(task)
         task.add_done_callback(self._forget)
         return task

@@ -18,3 +18,4 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test.sqlite3")}
 
 CLONEGEN_CHUNK_INTERVAL_SECONDS = 0.02
+CLONEGEN_BACKGROUND_SERVICES = False

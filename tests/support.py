@@ -148,3 +148,47 @@ class DaphneProcess:
 
     def post(self, path: str, **kwargs) -> httpx.Response:
         return httpx.post(self.base_url + path, timeout=60, **kwargs)
+
+
+class Follower:
+    """A socket client's view of a generation, rebuilt by the contract's offset rules."""
+
+    def __init__(self) -> None:
+        self.texts: dict[int, str] = {}
+        self.statuses: dict[int, str] = {}
+        self.restarts: list[dict] = []
+        self.failures: dict[int, dict] = {}
+        self.status: str | None = None
+        self.needs_snapshot = False
+
+    def apply(self, frame: dict) -> None:
+        kind = frame["type"]
+        if kind == "generation.snapshot":
+            self.needs_snapshot = False
+            self.status = frame["status"]
+            for variant in frame["variants"]:
+                self.texts[variant["index"]] = variant["text"]
+                self.statuses[variant["index"]] = variant["status"]
+        elif kind == "variant.chunk":
+            self._chunk(frame["index"], frame["offset"], frame["delta"])
+        elif kind == "variant.restarted":
+            self.restarts.append(frame)
+            self.texts[frame["index"]] = ""
+        elif kind == "variant.completed":
+            self.statuses[frame["index"]] = "completed"
+        elif kind == "variant.failed":
+            self.statuses[frame["index"]] = "failed"
+            self.failures[frame["index"]] = frame["error"]
+        elif kind == "generation.finished":
+            self.status = frame["status"]
+
+    def _chunk(self, index: int, offset: int, delta: str) -> None:
+        held = self.texts.setdefault(index, "")
+        if offset > len(held):
+            self.needs_snapshot = True  # a gap: the contract says ask for a fresh snapshot
+        elif offset + len(delta) > len(held):
+            self.texts[index] = held + delta[len(held) - offset :]
+
+    @property
+    def finished(self) -> bool:
+        return self.status not in (None, "started", "running")

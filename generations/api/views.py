@@ -1,5 +1,8 @@
 """The REST endpoints of contract §7: thin views over `actions` and `selectors`."""
 
+import asyncio
+import contextvars
+
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import connection
@@ -40,6 +43,22 @@ def generation_data(generation) -> dict:
     return GenerationSerializer(generation).data
 
 
+def run_action(action, *args):
+    """Run an async action on the server's event loop, outside this request's context.
+
+    `async_to_sync` alone would run it in a copy of the request's context, and every task the
+    runner spawns would inherit the request's thread executors, which die with the request:
+    the generation's later database calls would then fail ("CurrentThreadExecutor already
+    quit", "ThreadSensitiveContext has exited").
+    """
+    return async_to_sync(_in_fresh_context)(action, *args)
+
+
+async def _in_fresh_context(action, *args):
+    loop = asyncio.get_running_loop()
+    return await contextvars.Context().run(loop.create_task, action(*args))
+
+
 class HistoryPagination(PageNumberPagination):
     page_size = 20
     page_size_query_param = "page_size"
@@ -78,7 +97,7 @@ class GenerationListView(ApiView):
     )
     def post(self, request):
         generation = actions.create_generation(request.data, owner=_owner(request))
-        async_to_sync(actions.start_generation)(generation)
+        run_action(actions.start_generation, generation)
         return ok(generation_data(generation), status=202)
 
 
@@ -100,7 +119,7 @@ class GenerationRetryView(ApiView):
         responses={202: GENERATION_ENVELOPE, **ERRORS},
     )
     def post(self, request, generation_id):
-        generation = async_to_sync(actions.retry_generation)(generation_id)
+        generation = run_action(actions.retry_generation, generation_id)
         return ok(generation_data(generation), status=202)
 
 
@@ -112,7 +131,7 @@ class GenerationCancelView(ApiView):
         responses={202: GENERATION_ENVELOPE, **ERRORS},
     )
     def post(self, request, generation_id):
-        generation = async_to_sync(actions.cancel_generation)(generation_id)
+        generation = run_action(actions.cancel_generation, generation_id)
         return ok(generation_data(generation), status=202)
 
 

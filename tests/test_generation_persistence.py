@@ -1,0 +1,158 @@
+"""The seed's promise: a result a model produced is never lost because a socket closed.
+
+Covers: the schema comes from migrations; the record exists before any model is called; the
+HTML is stored and restored over REST; and, against a real daphne process with a real socket
+client, a socket aborted right after `generation.started` or after the first chunk.
+"""
+
+import asyncio
+import json
+import sqlite3
+import subprocess
+import sys
+import uuid
+
+import pytest
+import websockets
+from django.db import connection
+
+from generations.models import GenerationStatus
+from tests.support import (
+    DEFAULT_MODELS,
+    REPO,
+    TEST_API_KEY,
+    data_url,
+    html_inside,
+    png_bytes,
+)
+
+ORIGIN = "http://127.0.0.1"
+
+
+def test_migrate_creates_the_schema(tmp_path):
+    database = tmp_path / "fresh.sqlite3"
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "DJANGO_DEBUG": "1",
+        "DATABASE_URL": f"sqlite:///{database}",
+        "CLONEGEN_DATA_DIR": str(tmp_path),
+    }
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--no-input", "-v0"], cwd=REPO, env=env, check=True
+    )
+    with sqlite3.connect(database) as db:
+        tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        journal_mode = db.execute("PRAGMA journal_mode").fetchone()[0]
+    assert {"generations_generation", "generations_variant"} <= tables
+    assert journal_mode == "wal"
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_record_is_committed_before_any_model_is_called(live_models, connect):
+    seen_at_model_call = []
+    database_file = connection.settings_dict["NAME"]
+
+    def check_record(body: dict) -> None:
+        # Runs in the model server's thread: a separate connection sees only committed rows.
+        with sqlite3.connect(database_file) as db:
+            rows = db.execute("SELECT id FROM generations_generation").fetchall()
+        seen_at_model_call.append([uuid.UUID(row[0]) for row in rows])
+
+    live_models.on_request = check_record
+    communicator = await connect()
+    await communicator.send_to(
+        text_data=json.dumps({"type": "generate", "image": data_url(png_bytes())})
+    )
+    started = json.loads(await communicator.receive_from())
+    assert started["type"] == "generation.started"
+    while json.loads(await communicator.receive_from(timeout=30))["type"] != "generation.finished":
+        pass
+    await communicator.disconnect()
+
+    assert len(seen_at_model_call) == len(DEFAULT_MODELS)
+    for ids_committed in seen_at_model_call:
+        assert ids_committed == [uuid.UUID(started["generation_id"])]
+
+
+async def open_socket(server):
+    return await websockets.connect(server.ws_url, origin=ORIGIN, max_size=None)
+
+
+async def start_generation(server) -> tuple[websockets.ClientConnection, str]:
+    ws = await open_socket(server)
+    await ws.send(json.dumps({"type": "generate", "image": data_url(png_bytes())}))
+    started = json.loads(await ws.recv())
+    assert started["type"] == "generation.started", started
+    return ws, started["generation_id"]
+
+
+async def wait_until_finished(server, generation_id: str) -> str:
+    """Follow the generation on a new socket until it ends; return its final status."""
+    async with await open_socket(server) as ws:
+        await ws.send(json.dumps({"type": "subscribe", "generation_id": generation_id}))
+        while True:
+            frame = json.loads(await asyncio.wait_for(ws.recv(), 60))
+            if frame["type"] == "generation.snapshot" and frame["status"] not in (
+                "started",
+                "running",
+            ):
+                return frame["status"]
+            if frame["type"] == "generation.finished":
+                return frame["status"]
+
+
+def assert_all_variants_stored(server, standin, generation_id: str) -> None:
+    answer = server.get(f"/api/generations/{generation_id}")
+    assert answer.status_code == 200
+    generation = answer.json()["data"]
+    assert generation["status"] == GenerationStatus.COMPLETED
+    assert [v["status"] for v in generation["variants"]] == ["completed"] * 4
+    for variant in generation["variants"]:
+        served = standin.text_for(variant["model"])
+        assert variant["raw_html"] == html_inside(served)  # byte-identical to what was served
+        assert variant["text"] == served
+        assert variant["html"]
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("abort_after", ["generation.started", "variant.chunk"])
+async def test_aborted_socket_loses_nothing(daphne, standin, abort_after):
+    standin.chunks_per_second = 60  # a realistic pace, so the abort lands mid-stream
+    server = daphne()
+    ws, generation_id = await start_generation(server)
+    if abort_after == "variant.chunk":
+        while json.loads(await ws.recv())["type"] != "variant.chunk":
+            pass
+    ws.transport.abort()  # the TCP connection dies with no closing handshake
+
+    assert standin.streams_finished < len(DEFAULT_MODELS), "the abort must land mid-stream"
+    assert await wait_until_finished(server, generation_id) == "completed"
+    assert_all_variants_stored(server, standin, generation_id)
+
+
+@pytest.mark.e2e
+async def test_api_key_never_leaks(daphne, standin, tmp_path):
+    server = daphne()
+    ws, generation_id = await start_generation(server)
+    await ws.close()
+    await wait_until_finished(server, generation_id)
+    assert f"Bearer {TEST_API_KEY}" in standin.auth_headers  # the key really was in use
+
+    answers = [
+        server.get(path).text
+        for path in (
+            f"/api/generations/{generation_id}",
+            "/api/generations",
+            "/api/health",
+            "/api/schema",
+            "/",
+            "/static/generations/app.js",
+            f"/api/generations/{generation_id}/variants/0/html",
+        )
+    ]
+    server.stop()
+    stored = b"".join(path.read_bytes() for path in tmp_path.rglob("*") if path.is_file())
+    assert TEST_API_KEY not in server.read_log()
+    assert TEST_API_KEY.encode() not in stored
+    for answer in answers:
+        assert TEST_API_KEY not in answer
