@@ -34,7 +34,11 @@ def install() -> None:
     if reactor is None:
         logger.warning("Not served by daphne: no heartbeat, recovery or drain in this process")
         return
-    reactor.callWhenRunning(lambda: tasks.spawn(maintain(), name="maintenance"))
+    # callWhenRunning fires just before the asyncio loop starts turning; callLater(0) moves the
+    # spawn into the running loop.
+    reactor.callWhenRunning(
+        reactor.callLater, 0, lambda: tasks.spawn(maintain(), name="maintenance")
+    )
     reactor.addSystemEventTrigger("before", "shutdown", _drain_deferred)
 
 
@@ -77,4 +81,16 @@ def _drain_deferred():
 
     grace = settings.CLONEGEN_SHUTDOWN_GRACE_SECONDS
     logger.info("Shutting down: letting running generations finish (up to %ss)", grace)
-    return Deferred.fromFuture(asyncio.ensure_future(runner.drain(grace)))
+    return Deferred.fromFuture(asyncio.ensure_future(_drain_then_settle(grace)))
+
+
+async def _drain_then_settle(grace: float) -> None:
+    await runner.drain(grace)
+    # The reactor stops the loop right after this; a coroutine left suspended (a socket's
+    # channel-layer receive, say) would be finalised with the loop gone, which crashes
+    # CPython 3.11 in garbage collection at exit. Cancel and settle them while the loop runs.
+    others = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+    for task in others:
+        task.cancel()
+    if others:
+        await asyncio.wait(others, timeout=5)
