@@ -3,7 +3,6 @@
 import asyncio
 import json
 import signal
-import threading
 from datetime import timedelta
 
 import pytest
@@ -15,8 +14,8 @@ from django.utils import timezone
 from generations import actions, lifecycle, services, spool
 from generations.errors import AppError
 from generations.models import Generation
-from generations.standin import sample_page, wrap_in_prose
 from generations.runner import RUNNER_ID
+from generations.standin import sample_page, wrap_in_prose
 from tests.factories import make_generation
 from tests.support import Follower, data_url, png_bytes
 
@@ -93,14 +92,15 @@ async def test_kill_9_then_restart_interrupts_and_retry_completes(daphne, standi
     untouched = next(v for v in after["variants"] if v["index"] == quick["index"])
     assert untouched == quick, "a completed variant is never re-run"
     retried_models = [r["model"] for r in standin.requests[4:]]
-    assert QUICK_MODEL not in retried_models and len(retried_models) == 3
+    assert QUICK_MODEL not in retried_models
+    assert len(retried_models) == 3
 
 
 @pytest.mark.e2e
 async def test_sigterm_lets_short_generations_finish(daphne, standin):
     standin.chunks_per_second = 60
     server = daphne()
-    ws, generation_id = await start(server)
+    _ws, generation_id = await start(server)
     server.process.send_signal(signal.SIGTERM)
     assert server.process.wait(30) == 0
     server.stop()
