@@ -8,7 +8,11 @@ PORT ?= 8000
 DAPHNE_FLAGS := --websocket-max-message-size 16777216 --websocket-max-frame-size 16777216
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint format clean
+# The second test pass: the production stack (see "Running several processes" in the README).
+TEST_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/clonegen
+TEST_REDIS_URL ?= redis://127.0.0.1:6379/1
+
+.PHONY: help run test test-embedded test-stack lint format clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-18s %s\n", $$1, $$2}'
@@ -23,10 +27,16 @@ run: $(BIN)/activate ## set up, migrate and serve on http://127.0.0.1:8000 (demo
 	DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(BIN)/python manage.py migrate --no-input
 	DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(BIN)/daphne $(DAPHNE_FLAGS) -b $(HOST) -p $(PORT) clonegen.asgi:application
 
-test: $(BIN)/activate ## set up and run the whole test suite
-	$(BIN)/ruff check .
+test: lint test-embedded test-stack ## set up and run everything: lint, migrations check, both stacks
+
+test-embedded: $(BIN)/activate ## the whole suite on the embedded stack (SQLite, in-memory layer)
 	DJANGO_DEBUG=1 $(BIN)/python manage.py makemigrations --check --dry-run
 	$(BIN)/pytest
+
+test-stack: $(BIN)/activate ## the suite again on PostgreSQL + Redis (UI and pure unit tests once is enough)
+	DATABASE_URL=$(TEST_POSTGRES_URL) REDIS_URL=$(TEST_REDIS_URL) $(BIN)/pytest -m "not ui" \
+		--ignore=tests/test_multiprocess.py --ignore=tests/test_extraction.py \
+		--ignore=tests/test_images.py --ignore=tests/test_catalog.py
 
 lint: $(BIN)/activate ## ruff over the whole tree
 	$(BIN)/ruff check .

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from channels.db import database_sync_to_async
 from django.conf import settings
 
-from generations import selectors, services
+from generations import control, selectors, services
 from generations.catalog import configured_variants
 from generations.errors import CONFLICT, INVALID_FIELD, SHUTTING_DOWN, AppError
 from generations.images import Screenshot, decode_screenshot
@@ -116,8 +116,18 @@ async def cancel_generation(generation_id) -> Generation:
     generation = await database_sync_to_async(_cancellable)(generation_id)
     if runner.cancel(generation.id):
         return generation  # the run ends its variants and announces the end itself
+    if is_running_elsewhere(generation):
+        await control.ask_to_cancel(generation.runner_id, generation.id)
+        return generation
     generation = await database_sync_to_async(services.generation_cancel_idle)(
         generation_id=generation.id
     )
     await GroupPublisher(generation.id).publish("generation.finished", status=generation.status)
     return generation
+
+
+def is_running_elsewhere(generation: Generation) -> bool:
+    """True if another live process runs the generation: only that process can stop it."""
+    return selectors.running_elsewhere(
+        generation, runner_id=RUNNER_ID, heartbeat_seconds=settings.CLONEGEN_HEARTBEAT_SECONDS
+    )

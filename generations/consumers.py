@@ -4,36 +4,43 @@ It never runs or awaits a generation: the runner owns the work, this socket only
 so closing the socket changes nothing but who is watching.
 """
 
+import asyncio
 import json
 import logging
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
-from generations import actions
+from generations import actions, control, selectors
 from generations.errors import INTERNAL_ERROR, INVALID_JSON, UNKNOWN_TYPE, AppError
 from generations.publisher import group_name
 from generations.selectors import parse_generation_id
-from generations.snapshots import generation_started_frame, snapshot_frame
+from generations.snapshots import generation_started_frame, snapshot_frame, snapshot_of
 
 logger = logging.getLogger(__name__)
+# How long to wait for the process running a generation to send its exact snapshot.
+REMOTE_SNAPSHOT_WAIT_SECONDS = 2.0
 
 
 class GenerationConsumer(AsyncWebsocketConsumer):
     async def connect(self) -> None:
         self.followed: set[str] = set()
+        self.remote_snapshots: dict[str, asyncio.TimerHandle] = {}
         await self.accept()
 
     async def disconnect(self, code: int) -> None:
+        for pending in self.remote_snapshots.values():
+            pending.cancel()
         for group in self.followed:
             await self.channel_layer.group_discard(group, self.channel_name)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         try:
             message = _parse(text_data)
-            handler = self.handlers.get(message.get("type"))
+            kind = message.get("type")
+            handler = self.handlers.get(kind) if isinstance(kind, str) else None
             if handler is None:
-                raise AppError(UNKNOWN_TYPE, f"Unknown type {message.get('type')!r}.")
+                raise AppError(UNKNOWN_TYPE, f"Unknown type {kind!r}."[:200])
             await handler(self, message)
         except AppError as error:
             await self.send_frame({"type": "error", **error.as_dict()})
@@ -84,16 +91,45 @@ class GenerationConsumer(AsyncWebsocketConsumer):
         was_following = group in self.followed
         await self.follow(generation_id)
         try:
-            await self.send_frame(await snapshot_frame(generation_id))
+            generation = await database_sync_to_async(selectors.generation_get)(generation_id)
         except AppError:
             if not was_following:
                 await self.channel_layer.group_discard(group, self.channel_name)
                 self.followed.discard(group)
             raise
+        self.cancel_stored_snapshot(str(generation.id))
+        if actions.is_running_elsewhere(generation):
+            await self.ask_running_process_for_snapshot(generation)
+        else:
+            await self.send_frame(snapshot_of(generation))
+
+    async def ask_running_process_for_snapshot(self, generation) -> None:
+        """Only the running process can build an exact snapshot; if it does not answer in
+        time (it just died), the stored checkpoint is the best there is."""
+        await control.ask_for_snapshot(generation.runner_id, generation.id, self.channel_name)
+        key = str(generation.id)
+        self.remote_snapshots[key] = asyncio.get_running_loop().call_later(
+            REMOTE_SNAPSHOT_WAIT_SECONDS,
+            lambda: asyncio.ensure_future(self.send_stored_snapshot(generation.id)),
+        )
+
+    async def send_stored_snapshot(self, generation_id) -> None:
+        if self.remote_snapshots.pop(str(generation_id), None) is not None:
+            await self.send_frame(await snapshot_frame(generation_id))
 
     async def generation_frame(self, event: dict) -> None:
-        """Forward a frame the runner published to this generation's group."""
-        await self.send_frame(event["frame"])
+        """Forward a frame the runner published to this generation's group (or, for a
+        snapshot, sent to this socket by the process running it)."""
+        frame = event["frame"]
+        if frame["type"] in ("generation.snapshot", "generation.finished"):
+            # The client now holds an exact state: a stored snapshot would only be older news.
+            self.cancel_stored_snapshot(frame["generation_id"])
+        await self.send_frame(frame)
+
+    def cancel_stored_snapshot(self, generation_id: str) -> None:
+        pending = self.remote_snapshots.pop(generation_id, None)
+        if pending is not None:
+            pending.cancel()
 
     async def send_frame(self, frame: dict) -> None:
         await self.send(text_data=json.dumps(frame, ensure_ascii=False))

@@ -16,14 +16,13 @@ from django.conf import settings
 from django.utils import timezone
 
 from generations import services, spool
-from generations.models import GenerationStatus
+from generations.control import listener
+from generations.models import MISSED_HEARTBEATS, GenerationStatus
 from generations.publisher import GroupPublisher
 from generations.runner import RUNNER_ID, runner
 from generations.tasks import tasks
 
 logger = logging.getLogger(__name__)
-# A process is taken for dead once it missed this many heartbeats.
-MISSED_HEARTBEATS = 3
 
 
 def install() -> None:
@@ -47,6 +46,7 @@ async def maintain() -> None:
     replayed = await database_sync_to_async(spool.replay)(_apply_spooled)
     if replayed:
         logger.warning("Replayed %d spooled result(s) into the database", replayed)
+    tasks.spawn(listener.listen(), name="control listener")
     interval = settings.CLONEGEN_HEARTBEAT_SECONDS
     while True:
         try:
@@ -59,6 +59,7 @@ async def maintain() -> None:
 async def beat_and_sweep(interval: float) -> list:
     """Refresh this process's heartbeat, then interrupt generations whose process went quiet."""
     await database_sync_to_async(services.runner_heartbeat)(runner_id=RUNNER_ID)
+    await listener.join()
     stale_before = timezone.now() - timedelta(seconds=interval * MISSED_HEARTBEATS)
     orphans = await database_sync_to_async(services.generations_interrupt_orphans)(
         stale_before=stale_before, live_runner_id=RUNNER_ID

@@ -25,6 +25,8 @@ class VariantStatus(models.TextChoices):
     INTERRUPTED = "interrupted"
 
 
+# A process is taken for dead once it missed this many heartbeats.
+MISSED_HEARTBEATS = 3
 # A generation in these states may still change; every other status is final until a retry.
 ACTIVE_GENERATION_STATUSES = (GenerationStatus.STARTED, GenerationStatus.RUNNING)
 ENDED_VARIANT_STATUSES = (

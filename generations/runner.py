@@ -98,6 +98,8 @@ class LiveGeneration:
     variants: dict[int, LiveVariant] = field(default_factory=dict)
     # Set when the run is stopped from outside: `cancelled` by a user, `interrupted` by shutdown.
     stop_status: str | None = None
+    # Serialises chunk publishing with snapshots answered for other processes.
+    publish_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     variant_tasks: list[asyncio.Task] = field(default_factory=list)
 
 
@@ -130,10 +132,11 @@ class ChunkRelay:
     async def flush(self) -> None:
         if self.variant.published_length == self.variant.length:
             return
-        offset, delta = self.variant.take_unpublished()
-        await self.run.publisher.publish(
-            "variant.chunk", index=self.variant.index, offset=offset, delta=delta
-        )
+        async with self.run.publish_lock:
+            offset, delta = self.variant.take_unpublished()
+            await self.run.publisher.publish(
+                "variant.chunk", index=self.variant.index, offset=offset, delta=delta
+            )
 
     async def _checkpoint_if_due(self) -> None:
         if time.monotonic() - self._last_checkpoint < settings.CLONEGEN_CHECKPOINT_SECONDS:

@@ -1,11 +1,19 @@
 """Every read clonegen makes: querysets with the prefetches their callers need."""
 
 import uuid
+from datetime import timedelta
 
 from django.db.models import Prefetch, QuerySet
+from django.utils import timezone
 
 from generations.errors import INVALID_ID, NOT_FOUND, AppError
-from generations.models import Generation, Variant, VariantStatus
+from generations.models import (
+    ACTIVE_GENERATION_STATUSES,
+    MISSED_HEARTBEATS,
+    Generation,
+    Variant,
+    VariantStatus,
+)
 
 
 def parse_generation_id(raw: object) -> uuid.UUID:
@@ -40,3 +48,13 @@ def chosen_variant(generation: Generation) -> Variant | None:
     completed = [v for v in generation.variants.all() if v.status == VariantStatus.COMPLETED]
     picked = [v for v in completed if v.index == generation.chosen_index]
     return (picked or completed or [None])[0]
+
+
+def running_elsewhere(generation: Generation, *, runner_id: str, heartbeat_seconds: float) -> bool:
+    """Return True if another live process runs the generation (its heartbeat is fresh)."""
+    if generation.status not in ACTIVE_GENERATION_STATUSES or not generation.heartbeat_at:
+        return False
+    if generation.runner_id in ("", runner_id):
+        return False
+    fresh_after = timezone.now() - timedelta(seconds=heartbeat_seconds * MISSED_HEARTBEATS)
+    return generation.heartbeat_at >= fresh_after

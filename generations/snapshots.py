@@ -15,8 +15,14 @@ from generations.runner import LiveVariant, live_generations
 
 async def snapshot_frame(generation_id: uuid.UUID) -> dict:
     """Return the snapshot frame of a generation (raises AppError not_found)."""
-    generation = await database_sync_to_async(selectors.generation_get)(generation_id)
-    # No await from here on: the live state cannot move while the frame is assembled.
+    return snapshot_of(await database_sync_to_async(selectors.generation_get)(generation_id))
+
+
+def snapshot_of(generation: Generation) -> dict:
+    """Build the snapshot of a stored generation, overlaid with this process's live text.
+
+    Synchronous on purpose: the live state cannot move while the frame is assembled.
+    """
     run = live_generations.get(generation.id)
     live = run.variants if run else {}
     return {

@@ -278,7 +278,8 @@ class Standin:
 
     def app(self) -> web.Application:
         """Return a fresh aiohttp application serving this stand-in."""
-        app = web.Application()
+        # The real API takes screenshots of several MiB; aiohttp's default limit is 1 MiB.
+        app = web.Application(client_max_size=64 * 1024 * 1024)
         app[_STOPPING] = []
         app.on_shutdown.append(_mark_stopping)
         app.router.add_post("/v1/chat/completions", self._handle)

@@ -1,10 +1,18 @@
 """Fixtures: the stand-in model server, socket clients, real daphne processes."""
 
+import os
+
 import pytest
 from channels.testing import WebsocketCommunicator
 
 from generations.standin import Standin, StandinThread
-from tests.support import TEST_API_KEY, DaphneProcess
+from tests.support import (
+    POSTGRES_URL,
+    REDIS_URL,
+    TEST_API_KEY,
+    DaphneProcess,
+    fresh_postgres_database,
+)
 
 
 @pytest.fixture
@@ -43,17 +51,39 @@ def connect():
 
 
 @pytest.fixture
-def daphne(tmp_path, standin):
-    """Start real daphne processes sharing one SQLite file, all talking to the stand-in."""
+def server_stack(tmp_path):
+    """The database and channel layer that daphne processes under test share.
+
+    By default the embedded stack (a SQLite file, in-memory layer); when the suite itself runs
+    on PostgreSQL (DATABASE_URL) and Redis (REDIS_URL), each test gets a fresh database there.
+    """
+    url = os.environ.get("DATABASE_URL", "")
+    if not url.startswith("postgres"):
+        yield {"DATABASE_URL": f"sqlite:///{tmp_path / 'clonegen.sqlite3'}"}
+        return
+    with fresh_postgres_database(url) as database_url:
+        yield {"DATABASE_URL": database_url, "REDIS_URL": os.environ.get("REDIS_URL", "")}
+
+
+@pytest.fixture
+def shared_stack():
+    """PostgreSQL and Redis, whatever the suite runs on: several processes share them."""
+    with fresh_postgres_database(POSTGRES_URL) as database_url:
+        yield {"DATABASE_URL": database_url, "REDIS_URL": REDIS_URL}
+
+
+@pytest.fixture
+def daphne(tmp_path, standin, server_stack):
+    """Start real daphne processes sharing one database, all talking to the stand-in."""
     started = []
 
-    def _start(**env) -> DaphneProcess:
+    def _start(stack: dict | None = None, **env) -> DaphneProcess:
         server = DaphneProcess(
             tmp_path,
             {
                 "OPENAI_API_KEY": TEST_API_KEY,
                 "OPENAI_BASE_URL": standin.base_url,
-                "DATABASE_URL": f"sqlite:///{tmp_path / 'clonegen.sqlite3'}",
+                **(stack or server_stack),
                 **env,
             },
         )

@@ -1,6 +1,7 @@
 """Shared test helpers: screenshots, a stand-in model server, real daphne processes."""
 
 import base64
+import contextlib
 import io
 import os
 import random
@@ -9,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import httpx2 as httpx
@@ -24,6 +26,28 @@ DEFAULT_CHAINS = (
     ("gpt-4o-2024-08-06", "gpt-4o"),
 )
 DEFAULT_MODELS = tuple(chain[0] for chain in DEFAULT_CHAINS)
+# The machine's services (CI starts them when missing); used by the multi-process tests.
+POSTGRES_URL = os.environ.get(
+    "CLONEGEN_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres"
+)
+REDIS_URL = os.environ.get("CLONEGEN_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+@contextlib.contextmanager
+def fresh_postgres_database(server_url: str):
+    """Create an empty database on the server of `server_url`; yield its URL; drop it."""
+    import psycopg
+
+    name = f"clonegen_e2e_{uuid.uuid4().hex[:12]}"
+    base = server_url.rsplit("/", 1)[0]
+    admin_url = base.replace("postgres://", "postgresql://", 1) + "/postgres"
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"{base}/{name}"
+    finally:
+        with psycopg.connect(admin_url, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def png_bytes(width: int = 320, height: int = 200, colour: str = "white") -> bytes:
@@ -72,7 +96,7 @@ class DaphneProcess:
         self.ws_url = f"ws://127.0.0.1:{self.port}/ws/generations/"
         self.log_path = data_dir / f"daphne-{self.port}.log"
         self.env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "CLONEGEN_"))},
+            **{k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "CLONEGEN_", "DATABASE_URL", "REDIS_URL"))},
             "DJANGO_SETTINGS_MODULE": "clonegen.settings",
             "DJANGO_DEBUG": "0",
             "DJANGO_SECRET_KEY": "e2e-secret-key-for-tests-only-0123456789",

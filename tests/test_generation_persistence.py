@@ -10,13 +10,14 @@ import json
 import sqlite3
 import subprocess
 import sys
+import threading
 import uuid
 
 import pytest
 import websockets
 from django.db import connection
 
-from generations.models import GenerationStatus
+from generations.models import Generation, GenerationStatus
 from tests.support import (
     DEFAULT_MODELS,
     REPO,
@@ -50,13 +51,16 @@ def test_migrate_creates_the_schema(tmp_path):
 @pytest.mark.django_db(transaction=True)
 async def test_record_is_committed_before_any_model_is_called(live_models, connect):
     seen_at_model_call = []
-    database_file = connection.settings_dict["NAME"]
+
+    def read_committed_ids() -> None:
+        # A thread of its own has its own connection, which sees only committed rows.
+        seen_at_model_call.append(list(Generation.objects.values_list("id", flat=True)))
+        connection.close()
 
     def check_record(body: dict) -> None:
-        # Runs in the model server's thread: a separate connection sees only committed rows.
-        with sqlite3.connect(database_file) as db:
-            rows = db.execute("SELECT id FROM generations_generation").fetchall()
-        seen_at_model_call.append([uuid.UUID(row[0]) for row in rows])
+        reader = threading.Thread(target=read_committed_ids)
+        reader.start()
+        reader.join()
 
     live_models.on_request = check_record
     communicator = await connect()
