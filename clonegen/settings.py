@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "channels",
     "rest_framework",
+    "django_filters",
     "drf_spectacular",
     "generations",
 ]
@@ -58,6 +59,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "clonegen.middleware.LoginRequiredWhenConfiguredMiddleware",
 ]
 
 ROOT_URLCONF = "clonegen.urls"
@@ -68,7 +71,7 @@ APPEND_SLASH = False
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [],
+        "DIRS": [BASE_DIR / "clonegen" / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -151,7 +154,7 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "generations.api.errors.envelope_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
+    "DEFAULT_PERMISSION_CLASSES": ["generations.api.permissions.LoginRequiredWhenConfigured"],
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 SPECTACULAR_SETTINGS = {
@@ -174,10 +177,53 @@ LOGGING = {
     "loggers": {name: {"level": "WARNING"} for name in ("httpx", "httpx2", "httpcore2", "openai")},
 }
 
+# --- security ---------------------------------------------------------------------------------
+# The UI's own pages: nothing but this origin's scripts, styles and sockets. Generated HTML is
+# never inline here: previews load from the REST HTML endpoint, which carries its own
+# `sandbox allow-scripts` policy (this header is not added where one is already set).
+CONTENT_SECURITY_POLICY = {
+    # The admin is Django's own, with its own scripts; the API answers JSON or sandboxed pages.
+    "EXCLUDE_URL_PREFIXES": ["/admin/"],
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:", "blob:"],
+        "connect-src": ["'self'"],
+        "frame-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'self'"],
+    },
+}
+X_FRAME_OPTIONS = "SAMEORIGIN"  # the UI frames its own REST HTML endpoint for previews
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SESSION_COOKIE_HTTPONLY = True
+# Production (debug off) is served over HTTPS behind a TLS proxy: trust its X-Forwarded-Proto,
+# redirect plain HTTP, mark cookies secure, and ask browsers to keep to HTTPS.
+# DJANGO_HTTPS=0 turns this off for a plain-HTTP deployment on a private network (and tests).
+HTTPS = env_flag("DJANGO_HTTPS", not DEBUG)
+if HTTPS:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = True
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = int(os.environ.get("DJANGO_HSTS_SECONDS", str(60 * 60 * 24 * 365)))
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = env_flag("DJANGO_HSTS_PRELOAD", False)
+CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", "")
+
+LOGIN_URL = "/accounts/login/"
+LOGIN_REDIRECT_URL = "/"
+
 # --- clonegen itself -------------------------------------------------------------------------
 OPENAI_API_KEY = os.environ.get("OPENAI_API_KEY", "")
 OPENAI_BASE_URL = os.environ.get("OPENAI_BASE_URL", "") or None
 CLONEGEN_MODELS = os.environ.get("CLONEGEN_MODELS", "")
+# Enforced at request time by clonegen.middleware (pages), the API's permission class and
+# the socket consumer, so one switch covers all three.
 CLONEGEN_REQUIRE_LOGIN = env_flag("CLONEGEN_REQUIRE_LOGIN", False)
 CLONEGEN_MAX_IMAGE_MB = int(os.environ.get("CLONEGEN_MAX_IMAGE_MB", "10"))
 CLONEGEN_RATE_LIMIT = os.environ.get("CLONEGEN_RATE_LIMIT", "30/hour")

@@ -8,8 +8,10 @@ from dataclasses import dataclass
 
 from channels.db import database_sync_to_async
 from django.conf import settings
+from django.db import transaction
 
-from generations import control, selectors, services
+from generations import access, control, selectors, services
+from generations.access import Requester
 from generations.catalog import configured_variants
 from generations.errors import CONFLICT, INVALID_FIELD, SHUTTING_DOWN, AppError
 from generations.images import Screenshot, decode_screenshot
@@ -52,47 +54,52 @@ def parse_generate_request(payload: dict) -> GenerateRequest:
     return GenerateRequest(screenshot=screenshot, instructions=instructions, stack=stack)
 
 
-def create_generation(payload: dict, *, owner=None) -> Generation:
+def create_generation(payload: dict, requester: Requester) -> Generation:
     """Validate the request and commit a new generation (status `started`); return it stored."""
     _refuse_while_draining()
+    access.require_login(requester)
     request = parse_generate_request(payload)
-    generation = services.generation_create(
-        screenshot=request.screenshot,
-        instructions=request.instructions,
-        stack=request.stack,
-        variants=configured_variants(),
-        owner=owner,
-    )
+    # One transaction: on SQLite (IMMEDIATE) concurrent requests queue here, so the rate
+    # limit's count cannot be overtaken by a parallel insert.
+    with transaction.atomic():
+        access.check_rate_limit(requester)
+        generation = services.generation_create(
+            screenshot=request.screenshot,
+            instructions=request.instructions,
+            stack=request.stack,
+            variants=configured_variants(),
+            owner=requester.user,
+            client_key=requester.client_key,
+        )
     return selectors.generation_get(generation.id)
 
 
-def choose_variant(generation_id, index: object) -> Generation:
+def choose_variant(generation_id, index: object, requester: Requester) -> Generation:
     """Make a completed variant the generation's chosen result."""
+    generation = selectors.generation_get(generation_id, requester)
     if not isinstance(index, int) or isinstance(index, bool):
         raise AppError(INVALID_FIELD, "`index` must be an integer.")
-    generation = selectors.generation_get(generation_id)
     services.generation_choose(generation=generation, index=index)
     return selectors.generation_get(generation.id)
+
+
+def _retry(generation_id, requester: Requester) -> Generation:
+    _refuse_while_draining()
+    generation = selectors.generation_get(generation_id, requester)
+    services.generation_retry(generation=generation, runner_id=RUNNER_ID)
+    return selectors.generation_get(generation.id)
+
+
+def _cancellable(generation_id, requester: Requester) -> Generation:
+    generation = selectors.generation_get(generation_id, requester)
+    if generation.status not in CANCELLABLE_STATUSES:
+        raise AppError(CONFLICT, f"The generation is already {generation.status}.")
+    return generation
 
 
 def _refuse_while_draining() -> None:
     if not runner.accepting:
         raise AppError(SHUTTING_DOWN)
-
-
-def _retry(generation_id) -> Generation:
-    _refuse_while_draining()
-    services.generation_retry(
-        generation=selectors.generation_get(generation_id), runner_id=RUNNER_ID
-    )
-    return selectors.generation_get(generation_id)
-
-
-def _cancellable(generation_id) -> Generation:
-    generation = selectors.generation_get(generation_id)
-    if generation.status not in CANCELLABLE_STATUSES:
-        raise AppError(CONFLICT, f"The generation is already {generation.status}.")
-    return generation
 
 
 async def start_generation(generation: Generation) -> None:
@@ -103,17 +110,17 @@ async def start_generation(generation: Generation) -> None:
     runner.start(generation.id)
 
 
-async def retry_generation(generation_id) -> Generation:
+async def retry_generation(generation_id, requester: Requester) -> Generation:
     """Re-run the unfinished variants under the same id; the answer is already `running`."""
-    generation = await database_sync_to_async(_retry)(generation_id)
+    generation = await database_sync_to_async(_retry)(generation_id, requester)
     runner.start(generation.id)
     return generation
 
 
-async def cancel_generation(generation_id) -> Generation:
+async def cancel_generation(generation_id, requester: Requester) -> Generation:
     """Stop a generation's model calls, keeping the text so far; followers get
     `generation.finished` with status `cancelled`."""
-    generation = await database_sync_to_async(_cancellable)(generation_id)
+    generation = await database_sync_to_async(_cancellable)(generation_id, requester)
     if runner.cancel(generation.id):
         return generation  # the run ends its variants and announces the end itself
     if is_running_elsewhere(generation):

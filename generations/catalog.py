@@ -1,6 +1,7 @@
 """The variants clonegen runs: fallback chains from CLONEGEN_MODELS, and each model's output cap."""
 
 from dataclasses import dataclass
+from decimal import Decimal
 
 from django.conf import settings
 
@@ -25,6 +26,19 @@ OUTPUT_TOKEN_CAPS = {
     "gpt-4.1-mini": 32768,
 }
 
+# USD per million tokens (input, output), from OpenAI's published prices for these snapshots.
+# A model missing here gets no cost rather than a wrong one.
+PRICES_PER_MILLION_TOKENS = {
+    "gpt-4o-2024-11-20": (Decimal("2.50"), Decimal("10.00")),
+    "gpt-4o-2024-08-06": (Decimal("2.50"), Decimal("10.00")),
+    "gpt-4o-2024-05-13": (Decimal("5.00"), Decimal("15.00")),
+    "gpt-4o": (Decimal("2.50"), Decimal("10.00")),
+    "gpt-4.1-2025-04-14": (Decimal("2.00"), Decimal("8.00")),
+    "gpt-4.1": (Decimal("2.00"), Decimal("8.00")),
+    "gpt-4.1-mini-2025-04-14": (Decimal("0.40"), Decimal("1.60")),
+    "gpt-4.1-mini": (Decimal("0.40"), Decimal("1.60")),
+}
+
 
 @dataclass(frozen=True)
 class VariantSpec:
@@ -41,6 +55,16 @@ class VariantSpec:
 def max_tokens_for(model: str) -> int:
     """Return the max_tokens to send to `model`: the common budget, capped at its output limit."""
     return min(REQUESTED_MAX_TOKENS, OUTPUT_TOKEN_CAPS.get(model, REQUESTED_MAX_TOKENS))
+
+
+def cost_usd(model: str, prompt_tokens: int | None, completion_tokens: int | None):
+    """Return the USD cost of one call, or None if the model's price or the usage is unknown."""
+    prices = PRICES_PER_MILLION_TOKENS.get(model)
+    if prices is None or prompt_tokens is None or completion_tokens is None:
+        return None
+    per_input, per_output = prices
+    total = per_input * prompt_tokens + per_output * completion_tokens
+    return (total / 1_000_000).quantize(Decimal("0.000001"))
 
 
 def parse_models(raw: str) -> tuple[VariantSpec, ...]:

@@ -12,6 +12,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
 from generations import actions, control, selectors
+from generations.access import Requester
 from generations.errors import INTERNAL_ERROR, INVALID_JSON, UNKNOWN_TYPE, AppError
 from generations.publisher import group_name
 from generations.selectors import parse_generation_id
@@ -26,6 +27,8 @@ class GenerationConsumer(AsyncWebsocketConsumer):
     async def connect(self) -> None:
         self.followed: set[str] = set()
         self.remote_snapshots: dict[str, asyncio.TimerHandle] = {}
+        client = self.scope.get("client") or ("", 0)
+        self.requester = Requester.of(self.scope.get("user"), client[0])
         await self.accept()
 
     async def disconnect(self, code: int) -> None:
@@ -50,7 +53,7 @@ class GenerationConsumer(AsyncWebsocketConsumer):
 
     async def on_generate(self, message: dict) -> None:
         generation = await database_sync_to_async(actions.create_generation)(
-            message, owner=_owner(self.scope)
+            message, self.requester
         )
         await self.follow(generation.id)
         await self.send_frame(generation_started_frame(generation))
@@ -62,13 +65,13 @@ class GenerationConsumer(AsyncWebsocketConsumer):
 
     async def on_retry(self, message: dict) -> None:
         generation = await actions.retry_generation(
-            parse_generation_id(message.get("generation_id"))
+            parse_generation_id(message.get("generation_id")), self.requester
         )
         await self.follow_with_snapshot(generation.id)
 
     async def on_cancel(self, message: dict) -> None:
         generation = await actions.cancel_generation(
-            parse_generation_id(message.get("generation_id"))
+            parse_generation_id(message.get("generation_id")), self.requester
         )
         await self.follow(generation.id)
 
@@ -91,7 +94,9 @@ class GenerationConsumer(AsyncWebsocketConsumer):
         was_following = group in self.followed
         await self.follow(generation_id)
         try:
-            generation = await database_sync_to_async(selectors.generation_get)(generation_id)
+            generation = await database_sync_to_async(selectors.generation_get)(
+                generation_id, self.requester
+            )
         except AppError:
             if not was_following:
                 await self.channel_layer.group_discard(group, self.channel_name)
@@ -143,8 +148,3 @@ def _parse(text_data: str | None) -> dict:
     if not isinstance(message, dict):
         raise AppError(INVALID_JSON)
     return message
-
-
-def _owner(scope: dict):
-    user = scope.get("user")
-    return user if user is not None and user.is_authenticated else None

@@ -37,12 +37,16 @@ INTERNAL_ERROR = ErrorKind("internal_error", 500, "Something went wrong on our s
 class AppError(Exception):
     """A refusal a client can act on: a stable code, a readable message, an HTTP status."""
 
-    def __init__(self, kind: ErrorKind, message: str | None = None):
+    def __init__(self, kind: ErrorKind, message: str | None = None, retry_after: int | None = None):
         self.kind = kind
         self.code = kind.code
         self.http_status = kind.http_status
         self.message = message or kind.message
+        self.retry_after = retry_after  # seconds, for refusals that pass (rate_limited)
         super().__init__(self.message)
 
     def as_dict(self) -> dict:
-        return {"code": self.code, "message": self.message}
+        error = {"code": self.code, "message": self.message}
+        if self.retry_after is not None:
+            error["retry_after"] = self.retry_after
+        return error

@@ -53,6 +53,9 @@ class Generation(models.Model):
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
     )
+    # Who asked, without login: a keyed hash of the client address (for the rate limit), so
+    # the address itself is never stored.
+    client_key = models.CharField(max_length=64, blank=True, db_index=True)
     status = models.CharField(
         max_length=16, choices=GenerationStatus.choices, default=GenerationStatus.STARTED
     )
@@ -107,6 +110,8 @@ class Variant(models.Model):
     error_code = models.CharField(max_length=32, blank=True)
     error_message = models.TextField(blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
+    # USD, from usage and the price table when the variant ends; null when usage is unknown.
+    cost_usd = models.DecimalField(max_digits=12, decimal_places=6, null=True, blank=True)
 
     class Meta:
         ordering = ["index"]

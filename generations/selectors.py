@@ -6,6 +6,7 @@ from datetime import timedelta
 from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
 
+from generations.access import Requester, visible_to
 from generations.errors import INVALID_ID, NOT_FOUND, AppError
 from generations.models import (
     ACTIVE_GENERATION_STATUSES,
@@ -28,16 +29,20 @@ def parse_generation_id(raw: object) -> uuid.UUID:
         raise AppError(INVALID_ID) from None
 
 
-def generation_list() -> QuerySet[Generation]:
-    """Return every generation, newest first, with its variants in one extra query."""
-    return Generation.objects.order_by("-created_at").prefetch_related(
+def generation_list(requester: Requester | None = None) -> QuerySet[Generation]:
+    """Return the generations `requester` may see (all, for internal callers), newest first,
+    with their variants in one extra query."""
+    generations = Generation.objects.order_by("-created_at").prefetch_related(
         Prefetch("variants", queryset=Variant.objects.order_by("index"))
     )
+    return generations if requester is None else visible_to(generations, requester)
 
 
-def generation_get(generation_id) -> Generation:
-    """Return the generation with its variants, or raise AppError(not_found)."""
-    generation = generation_list().filter(id=parse_generation_id(generation_id)).first()
+def generation_get(generation_id, requester: Requester | None = None) -> Generation:
+    """Return the generation with its variants, or raise AppError(not_found) — also when
+    `requester` may not see it, so ids are never confirmed."""
+    generations = generation_list(requester)
+    generation = generations.filter(id=parse_generation_id(generation_id)).first()
     if generation is None:
         raise AppError(NOT_FOUND)
     return generation

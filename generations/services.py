@@ -12,7 +12,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from generations.catalog import VariantSpec
+from generations.catalog import VariantSpec, cost_usd
 from generations.errors import CONFLICT, INVALID_FIELD, NOTHING_TO_RETRY, AppError
 from generations.images import Screenshot
 from generations.models import (
@@ -33,10 +33,12 @@ def generation_create(
     stack: str,
     variants: tuple[VariantSpec, ...],
     owner=None,
+    client_key: str = "",
 ) -> Generation:
     """Store the screenshot; commit the generation (`started`) with its pending variants."""
     generation = Generation(
         owner=owner,
+        client_key=client_key,
         stack=stack,
         instructions=instructions,
         prompt_version=PROMPT_VERSION,
@@ -132,7 +134,7 @@ def variant_save_result(
     Returns False if the variant had already completed (a replayed spool entry, say): a stored
     result is never overwritten.
     """
-    return (
+    return bool(
         Variant.objects.filter(generation_id=generation_id, index=index)
         .exclude(status=VariantStatus.COMPLETED)
         .update(
@@ -144,6 +146,7 @@ def variant_save_result(
             finish_reason=finish_reason,
             prompt_tokens=prompt_tokens,
             completion_tokens=completion_tokens,
+            cost_usd=cost_usd(model, prompt_tokens, completion_tokens),
             first_token_at=first_token_at,
             finished_at=finished_at,
             duration_ms=duration_ms,

@@ -4,6 +4,7 @@ import os
 import tempfile
 
 os.environ.setdefault("DJANGO_SECRET_KEY", "test-only-secret-key")
+os.environ["DJANGO_HTTPS"] = "0"  # the test client and test servers speak plain HTTP
 os.environ["CLONEGEN_DATA_DIR"] = tempfile.mkdtemp(prefix="clonegen-test-")
 # Tests choose the model server themselves; a developer's real key must never be used.
 os.environ.pop("OPENAI_API_KEY", None)
@@ -19,3 +20,5 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 
 CLONEGEN_CHUNK_INTERVAL_SECONDS = 0.02
 CLONEGEN_BACKGROUND_SERVICES = False
+# Tests of the limit set their own; the others must not run into it by accident.
+CLONEGEN_RATE_LIMIT = "1000/hour"

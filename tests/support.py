@@ -99,6 +99,7 @@ class DaphneProcess:
             **{k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "CLONEGEN_", "DATABASE_URL", "REDIS_URL"))},
             "DJANGO_SETTINGS_MODULE": "clonegen.settings",
             "DJANGO_DEBUG": "0",
+            "DJANGO_HTTPS": "0",
             "DJANGO_SECRET_KEY": "e2e-secret-key-for-tests-only-0123456789",
             "CLONEGEN_DATA_DIR": str(data_dir),
             "PYTHONUNBUFFERED": "1",

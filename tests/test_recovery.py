@@ -12,6 +12,7 @@ from django.db import OperationalError
 from django.utils import timezone
 
 from generations import actions, lifecycle, services, spool
+from generations.access import Requester
 from generations.errors import AppError
 from generations.models import Generation
 from generations.runner import RUNNER_ID
@@ -20,6 +21,7 @@ from tests.factories import make_generation
 from tests.support import Follower, data_url, png_bytes
 
 ORIGIN = "http://127.0.0.1"
+ANYONE = Requester(user=None, client_key="test")
 QUICK_MODEL = "gpt-4.1-mini-2025-04-14"
 
 
@@ -172,8 +174,8 @@ async def test_retry_rules(live_models, connect, settings):
         pass
     # Two retries at once start exactly one run.
     outcomes = await asyncio.gather(
-        actions.retry_generation(generation_id),
-        actions.retry_generation(generation_id),
+        actions.retry_generation(generation_id, ANYONE),
+        actions.retry_generation(generation_id, ANYONE),
         return_exceptions=True,
     )
     assert sorted(type(o).__name__ for o in outcomes) == ["AppError", "Generation"]

@@ -2,7 +2,8 @@
 
 import logging
 
-from django.http import Http404
+from django.core.exceptions import RequestDataTooBig
+from django.http import Http404, JsonResponse
 from rest_framework import exceptions
 from rest_framework.response import Response
 
@@ -14,6 +15,7 @@ from generations.errors import (
     METHOD_NOT_ALLOWED,
     NOT_FOUND,
     RATE_LIMITED,
+    REQUEST_TOO_LARGE,
     AppError,
     ErrorKind,
 )
@@ -32,6 +34,9 @@ _DRF_KINDS: list[tuple[type[Exception], ErrorKind]] = [
     (exceptions.MethodNotAllowed, METHOD_NOT_ALLOWED),
     (exceptions.Throttled, RATE_LIMITED),
     (exceptions.ValidationError, INVALID_FIELD),
+    # DRF reads a JSON body through `request.body`, where Django enforces
+    # DATA_UPLOAD_MAX_MEMORY_SIZE (16 MiB) before any parser sees it.
+    (RequestDataTooBig, REQUEST_TOO_LARGE),
 ]
 
 
@@ -57,8 +62,14 @@ def envelope_exception_handler(exc: Exception, context: dict) -> Response:
     return error_response(AppError(INTERNAL_ERROR))
 
 
+def unknown_path(request, *args, **kwargs) -> JsonResponse:
+    """Any /api/ path no endpoint matches: a 404 envelope rather than Django's HTML page."""
+    error = AppError(NOT_FOUND, "No such API endpoint.")
+    return JsonResponse({"success": False, "error": error.as_dict()}, status=error.http_status)
+
+
 def _detail(exc: Exception) -> str:
     detail = getattr(exc, "detail", None)
     if isinstance(detail, str):
-        return detail
+        return str(detail)  # a plain str: an ErrorDetail renders as a mapping in YAML
     return ""

@@ -1,6 +1,6 @@
 """The generation object of contract §7, and the request bodies the API accepts."""
 
-from drf_spectacular.utils import inline_serializer
+from drf_spectacular.utils import extend_schema_field, inline_serializer
 from rest_framework import serializers
 
 from generations.models import Generation, Stack, Variant
@@ -32,6 +32,8 @@ class VariantSerializer(serializers.ModelSerializer):
             "max_tokens",
             "prompt_tokens",
             "completion_tokens",
+            "cost_usd",
+            "attempts",
             "error",
         ]
 
@@ -41,7 +43,8 @@ class VariantSerializer(serializers.ModelSerializer):
     def get_finish_reason(self, variant: Variant) -> str | None:
         return variant.finish_reason or None
 
-    def get_error(self, variant: Variant) -> ErrorSerializer | None:
+    @extend_schema_field(ErrorSerializer(allow_null=True))
+    def get_error(self, variant: Variant) -> dict | None:
         if not variant.error_code:
             return None
         return {"code": variant.error_code, "message": variant.error_message}
@@ -50,11 +53,35 @@ class VariantSerializer(serializers.ModelSerializer):
 class GenerationSerializer(serializers.ModelSerializer):
     html = serializers.SerializerMethodField()
     model = serializers.SerializerMethodField()
+    chosen_index = serializers.SerializerMethodField()
+    total_cost_usd = serializers.SerializerMethodField()
     variants = VariantSerializer(many=True, read_only=True)
 
     class Meta:
         model = Generation
-        fields = ["id", "status", "html", "model", "created_at", "duration_ms", "variants"]
+        fields = [
+            "id",
+            "status",
+            "html",
+            "model",
+            "chosen_index",
+            "stack",
+            "prompt_version",
+            "created_at",
+            "finished_at",
+            "duration_ms",
+            "total_cost_usd",
+            "variants",
+        ]
+
+    def get_chosen_index(self, generation: Generation) -> int | None:
+        chosen = chosen_variant(generation)
+        return chosen.index if chosen else None
+
+    @extend_schema_field(serializers.DecimalField(max_digits=14, decimal_places=6, allow_null=True))
+    def get_total_cost_usd(self, generation: Generation) -> str | None:
+        costs = [v.cost_usd for v in generation.variants.all() if v.cost_usd is not None]
+        return str(sum(costs)) if costs else None
 
     def get_html(self, generation: Generation) -> str | None:
         chosen = chosen_variant(generation)
@@ -75,6 +102,19 @@ class GenerateRequestSerializer(serializers.Serializer):
 
 class ChooseRequestSerializer(serializers.Serializer):
     index = serializers.IntegerField(min_value=0)
+
+
+class ModelStatsSerializer(serializers.Serializer):
+    model = serializers.CharField(help_text="The model that produced the variants.")
+    runs = serializers.IntegerField(help_text="Variants that ended completed or failed.")
+    completed_share = serializers.FloatField()
+    median_duration_ms = serializers.IntegerField(allow_null=True)
+    p95_duration_ms = serializers.IntegerField(allow_null=True)
+    median_first_token_ms = serializers.IntegerField(allow_null=True)
+    mean_completion_tokens = serializers.FloatField(allow_null=True)
+    total_cost_usd = serializers.DecimalField(max_digits=14, decimal_places=6)
+    truncations = serializers.IntegerField(help_text="Completed with finish_reason=length.")
+    fallbacks = serializers.IntegerField(help_text="Runs where it stood in for another model.")
 
 
 class HealthSerializer(serializers.Serializer):

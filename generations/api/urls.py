@@ -1,9 +1,9 @@
 """REST routes; every path answers with and without its trailing slash, never redirecting."""
 
 from django.urls import re_path
-from drf_spectacular.views import SpectacularAPIView
 
 from generations.api import views
+from generations.api.errors import unknown_path
 
 GENERATION = r"^generations/(?P<generation_id>[^/]+)"
 
@@ -24,6 +24,9 @@ urlpatterns = [
         views.VariantHtmlView.as_view(),
         name="variant-html",
     ),
+    re_path(r"^models/stats/?$", views.ModelStatsView.as_view(), name="model-stats"),
     re_path(r"^health/?$", views.HealthView.as_view(), name="health"),
-    re_path(r"^schema/?$", SpectacularAPIView.as_view(), name="schema"),
+    re_path(r"^schema/?$", views.SchemaView.as_view(), name="schema"),
+    # Last: every other path under /api/ answers with the 404 envelope, never an HTML page.
+    re_path(r"^", unknown_path),
 ]

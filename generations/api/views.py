@@ -1,19 +1,22 @@
 """The REST endpoints of contract §7: thin views over `actions` and `selectors`."""
 
-import asyncio
-import contextvars
-
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import connection
 from django.http import HttpResponse
+from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.views import SpectacularAPIView
+from rest_framework.generics import ListAPIView
 from rest_framework.pagination import PageNumberPagination
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from generations import actions, selectors
+from generations import actions, selectors, stats
+from generations.access import Requester
+from generations.api.filters import GenerationFilter
 from generations.api.parsers import LimitedJSONParser
 from generations.api.serializers import (
     ERROR_ENVELOPE,
@@ -22,6 +25,7 @@ from generations.api.serializers import (
     GenerateRequestSerializer,
     GenerationSerializer,
     HealthSerializer,
+    ModelStatsSerializer,
     envelope,
 )
 from generations.errors import NOT_FOUND, AppError
@@ -32,7 +36,7 @@ ID_PARAMETER = OpenApiParameter(
     "generation_id", OpenApiTypes.UUID, OpenApiParameter.PATH, description="The generation id."
 )
 INDEX_PARAMETER = OpenApiParameter("index", OpenApiTypes.INT, OpenApiParameter.PATH)
-ERRORS = {code: ERROR_ENVELOPE for code in (400, 404, 405, 409, 413, 429, 500)}
+ERRORS = {code: ERROR_ENVELOPE for code in (400, 401, 404, 405, 409, 413, 429, 500, 503)}
 
 
 def ok(data, status: int = 200) -> Response:
@@ -43,20 +47,9 @@ def generation_data(generation) -> dict:
     return GenerationSerializer(generation).data
 
 
-def run_action(action, *args):
-    """Run an async action on the server's event loop, outside this request's context.
-
-    `async_to_sync` alone would run it in a copy of the request's context, and every task the
-    runner spawns would inherit the request's thread executors, which die with the request:
-    the generation's later database calls would then fail ("CurrentThreadExecutor already
-    quit", "ThreadSensitiveContext has exited").
-    """
-    return async_to_sync(_in_fresh_context)(action, *args)
-
-
-async def _in_fresh_context(action, *args):
-    loop = asyncio.get_running_loop()
-    return await contextvars.Context().run(loop.create_task, action(*args))
+def requester(request) -> Requester:
+    # REMOTE_ADDR is the proxy's address behind one: run daphne with --proxy-headers there.
+    return Requester.of(request.user, request.META.get("REMOTE_ADDR"))
 
 
 class HistoryPagination(PageNumberPagination):
@@ -80,15 +73,23 @@ class ApiView(APIView):
     parser_classes = [LimitedJSONParser]
 
 
-class GenerationListView(ApiView):
+class GenerationListView(ListAPIView):
+    parser_classes = [LimitedJSONParser]
+    serializer_class = GenerationSerializer
+    pagination_class = HistoryPagination
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = GenerationFilter
+
+    def get_queryset(self):
+        return selectors.generation_list(requester(self.request))
+
     @extend_schema(
-        summary="The history, newest first",
+        operation_id="generations_list",
+        summary="The history, newest first, filtered and paginated",
         responses={200: envelope("GenerationList", GENERATION_PAGE), **ERRORS},
     )
-    def get(self, request):
-        paginator = HistoryPagination()
-        page = paginator.paginate_queryset(selectors.generation_list(), request, view=self)
-        return paginator.get_paginated_response(GenerationSerializer(page, many=True).data)
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
 
     @extend_schema(
         summary="Start a generation (runs exactly as over the socket)",
@@ -96,8 +97,8 @@ class GenerationListView(ApiView):
         responses={202: GENERATION_ENVELOPE, **ERRORS},
     )
     def post(self, request):
-        generation = actions.create_generation(request.data, owner=_owner(request))
-        run_action(actions.start_generation, generation)
+        generation = actions.create_generation(request.data, requester(request))
+        async_to_sync(actions.start_generation)(generation)
         return ok(generation_data(generation), status=202)
 
 
@@ -108,7 +109,7 @@ class GenerationDetailView(ApiView):
         responses={200: GENERATION_ENVELOPE, **ERRORS},
     )
     def get(self, request, generation_id):
-        return ok(generation_data(selectors.generation_get(generation_id)))
+        return ok(generation_data(selectors.generation_get(generation_id, requester(request))))
 
 
 class GenerationRetryView(ApiView):
@@ -119,7 +120,7 @@ class GenerationRetryView(ApiView):
         responses={202: GENERATION_ENVELOPE, **ERRORS},
     )
     def post(self, request, generation_id):
-        generation = run_action(actions.retry_generation, generation_id)
+        generation = async_to_sync(actions.retry_generation)(generation_id, requester(request))
         return ok(generation_data(generation), status=202)
 
 
@@ -131,7 +132,7 @@ class GenerationCancelView(ApiView):
         responses={202: GENERATION_ENVELOPE, **ERRORS},
     )
     def post(self, request, generation_id):
-        generation = run_action(actions.cancel_generation, generation_id)
+        generation = async_to_sync(actions.cancel_generation)(generation_id, requester(request))
         return ok(generation_data(generation), status=202)
 
 
@@ -143,7 +144,9 @@ class GenerationChooseView(ApiView):
         responses={200: GENERATION_ENVELOPE, **ERRORS},
     )
     def post(self, request, generation_id):
-        generation = actions.choose_variant(generation_id, request.data.get("index"))
+        generation = actions.choose_variant(
+            generation_id, request.data.get("index"), requester(request)
+        )
         return ok(generation_data(generation))
 
 
@@ -157,7 +160,7 @@ class VariantHtmlView(ApiView):
         },
     )
     def get(self, request, generation_id, index):
-        generation = selectors.generation_get(generation_id)
+        generation = selectors.generation_get(generation_id, requester(request))
         variant = next((v for v in generation.variants.all() if v.index == int(index)), None)
         html = variant and (variant.html if variant.html is not None else variant.raw_html)
         if html is None:
@@ -167,6 +170,16 @@ class VariantHtmlView(ApiView):
         response["Content-Security-Policy"] = "sandbox allow-scripts"
         response["X-Content-Type-Options"] = "nosniff"
         return response
+
+
+class ModelStatsView(ApiView):
+    @extend_schema(
+        summary="Per-model figures over the history: share completed, speed, tokens, cost",
+        responses={200: envelope("ModelStats", ModelStatsSerializer(many=True)), **ERRORS},
+    )
+    def get(self, request):
+        visible = selectors.generation_list(requester(request))
+        return ok(stats.model_stats(stats.variants_of(visible)))
 
 
 class HealthView(ApiView):
@@ -186,5 +199,11 @@ class HealthView(ApiView):
         )
 
 
-def _owner(request):
-    return request.user if request.user.is_authenticated else None
+class SchemaView(SpectacularAPIView):
+    """The OpenAPI document (YAML, or JSON with ?format=json); its refusals are JSON envelopes."""
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        if response.status_code >= 400:
+            request.accepted_renderer = JSONRenderer()
+            request.accepted_media_type = JSONRenderer.media_type
+        return super().finalize_response(request, response, *args, **kwargs)

@@ -1,0 +1,33 @@
+"""History filters and ordering for `GET /api/generations`."""
+
+import django_filters
+from django.db.models import Exists, OuterRef
+
+from generations.models import Generation, GenerationStatus, Variant, VariantStatus
+
+
+class GenerationFilter(django_filters.FilterSet):
+    status = django_filters.ChoiceFilter(choices=GenerationStatus.choices)
+    model = django_filters.CharFilter(
+        method="filter_model", help_text="A model that produced one of the variants."
+    )
+    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    has_failed_variant = django_filters.BooleanFilter(method="filter_has_failed_variant")
+    ordering = django_filters.OrderingFilter(
+        fields=(("created_at", "created"), ("duration_ms", "duration")),
+        help_text="created, -created (default), duration or -duration.",
+    )
+
+    class Meta:
+        model = Generation
+        fields = ["status"]
+
+    def filter_model(self, queryset, name, value):
+        # EXISTS rather than a join: a join would repeat a generation once per matching variant.
+        used = Variant.objects.filter(generation=OuterRef("pk"), model=value)
+        return queryset.filter(Exists(used))
+
+    def filter_has_failed_variant(self, queryset, name, value):
+        failed = Variant.objects.filter(generation=OuterRef("pk"), status=VariantStatus.FAILED)
+        return queryset.filter(Exists(failed)) if value else queryset.exclude(Exists(failed))

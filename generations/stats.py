@@ -1,0 +1,72 @@
+"""Per-model figures for a fair comparison: how often each model finished, how fast, how long
+its answers were, what it cost, how often it was cut off or stood in for another."""
+
+import math
+import statistics
+from collections import defaultdict
+from decimal import Decimal
+
+from generations.models import Variant, VariantStatus
+
+ENDED = (VariantStatus.COMPLETED, VariantStatus.FAILED)
+
+
+def model_stats(variants) -> list[dict]:
+    """Return one row per model used, from `variants` (a Variant queryset), sorted by model.
+
+    A run is a variant that ended completed or failed with that model; cancelled and
+    interrupted ones say nothing about the model. Reads only the columns it needs.
+    """
+    rows = (
+        variants.filter(status__in=ENDED)
+        .exclude(model="")
+        .values_list(
+            "model",
+            "requested_model",
+            "status",
+            "duration_ms",
+            "started_at",
+            "first_token_at",
+            "completion_tokens",
+            "cost_usd",
+            "finish_reason",
+        )
+    )
+    by_model: dict[str, list[tuple]] = defaultdict(list)
+    for row in rows.iterator(chunk_size=2000):
+        by_model[row[0]].append(row)
+    return [_summary(model, runs) for model, runs in sorted(by_model.items())]
+
+
+def _summary(model: str, runs: list[tuple]) -> dict:
+    completed = [r for r in runs if r[2] == VariantStatus.COMPLETED]
+    durations = sorted(r[3] for r in completed if r[3] is not None)
+    first_tokens = sorted((r[5] - r[4]).total_seconds() * 1000 for r in completed if r[4] and r[5])
+    tokens = [r[6] for r in completed if r[6] is not None]
+    return {
+        "model": model,
+        "runs": len(runs),
+        "completed_share": round(len(completed) / len(runs), 4),
+        "median_duration_ms": _median(durations),
+        "p95_duration_ms": _nearest_rank(durations, 0.95),
+        "median_first_token_ms": _median(first_tokens),
+        "mean_completion_tokens": round(statistics.fmean(tokens), 1) if tokens else None,
+        "total_cost_usd": str(sum((r[7] for r in runs if r[7] is not None), Decimal("0"))),
+        "truncations": sum(r[8] == "length" for r in completed),
+        "fallbacks": sum(r[1] != model for r in runs),
+    }
+
+
+def _median(values: list[float]) -> int | None:
+    return round(statistics.median(values)) if values else None
+
+
+def _nearest_rank(sorted_values: list[float], share: float) -> int | None:
+    if not sorted_values:
+        return None
+    return round(sorted_values[max(0, math.ceil(share * len(sorted_values)) - 1)])
+
+
+def variants_of(generations) -> "Variant.objects":
+    """The variants of a generation queryset (already narrowed to what a requester may see)."""
+    return Variant.objects.filter(generation__in=generations.values("id"))
