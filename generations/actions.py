@@ -39,14 +39,18 @@ def parse_generate_request(payload: dict) -> GenerateRequest:
     """Validate a `generate` message or POST body; raise AppError with the contract's code."""
     if "image" not in payload:
         raise AppError(INVALID_FIELD, "`image` is required: a data URL of a PNG, JPEG or WebP.")
-    instructions = payload.get("instructions") or ""
+    instructions = payload.get("instructions", "")
+    if instructions is None:
+        instructions = ""
     if not isinstance(instructions, str) or len(instructions) > MAX_INSTRUCTIONS_CHARS:
         raise AppError(
             INVALID_FIELD,
             f"`instructions` must be text of at most {MAX_INSTRUCTIONS_CHARS} characters.",
         )
-    stack = payload.get("stack") or Stack.HTML_TAILWIND
-    if stack not in Stack.values:
+    stack = payload.get("stack", Stack.HTML_TAILWIND)
+    if stack is None:
+        stack = Stack.HTML_TAILWIND
+    if not isinstance(stack, str) or stack not in Stack.values:
         raise AppError(INVALID_FIELD, f"`stack` must be one of {', '.join(Stack.values)}.")
     screenshot = decode_screenshot(
         payload["image"], max_bytes=settings.CLONEGEN_MAX_IMAGE_MB * 1024 * 1024

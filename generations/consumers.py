@@ -7,6 +7,7 @@ so closing the socket changes nothing but who is watching.
 import asyncio
 import json
 import logging
+from dataclasses import dataclass, field
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
@@ -23,17 +24,25 @@ logger = logging.getLogger(__name__)
 REMOTE_SNAPSHOT_WAIT_SECONDS = 2.0
 
 
+@dataclass
+class PendingSnapshot:
+    """A snapshot asked of another process, and the live frames held back until it comes."""
+
+    timer: asyncio.TimerHandle
+    held: list[dict] = field(default_factory=list)
+
+
 class GenerationConsumer(AsyncWebsocketConsumer):
     async def connect(self) -> None:
         self.followed: set[str] = set()
-        self.remote_snapshots: dict[str, asyncio.TimerHandle] = {}
+        self.remote_snapshots: dict[str, PendingSnapshot] = {}
         client = self.scope.get("client") or ("", 0)
         self.requester = Requester.of(self.scope.get("user"), client[0])
         await self.accept()
 
     async def disconnect(self, code: int) -> None:
         for pending in self.remote_snapshots.values():
-            pending.cancel()
+            pending.timer.cancel()
         for group in self.followed:
             await self.channel_layer.group_discard(group, self.channel_name)
 
@@ -102,7 +111,6 @@ class GenerationConsumer(AsyncWebsocketConsumer):
                 await self.channel_layer.group_discard(group, self.channel_name)
                 self.followed.discard(group)
             raise
-        self.cancel_stored_snapshot(str(generation.id))
         if actions.is_running_elsewhere(generation):
             await self.ask_running_process_for_snapshot(generation)
         else:
@@ -110,31 +118,45 @@ class GenerationConsumer(AsyncWebsocketConsumer):
 
     async def ask_running_process_for_snapshot(self, generation) -> None:
         """Only the running process can build an exact snapshot; if it does not answer in
-        time (it just died), the stored checkpoint is the best there is."""
-        await control.ask_for_snapshot(generation.runner_id, generation.id, self.channel_name)
+        time (it just died), the stored checkpoint is the best there is.
+
+        Until the snapshot is sent, this generation's live frames are held back, so the
+        client receives the snapshot first and then every frame after it, with no gap.
+        """
         key = str(generation.id)
-        self.remote_snapshots[key] = asyncio.get_running_loop().call_later(
+        if key in self.remote_snapshots:
+            return  # already asked; that answer will do
+        await control.ask_for_snapshot(generation.runner_id, generation.id, self.channel_name)
+        timer = asyncio.get_running_loop().call_later(
             REMOTE_SNAPSHOT_WAIT_SECONDS,
             lambda: asyncio.ensure_future(self.send_stored_snapshot(generation.id)),
         )
+        self.remote_snapshots[key] = PendingSnapshot(timer)
 
     async def send_stored_snapshot(self, generation_id) -> None:
-        if self.remote_snapshots.pop(str(generation_id), None) is not None:
-            await self.send_frame(await snapshot_frame(generation_id))
+        if str(generation_id) in self.remote_snapshots:
+            await self.release_with(await snapshot_frame(generation_id))
 
     async def generation_frame(self, event: dict) -> None:
         """Forward a frame the runner published to this generation's group (or, for a
         snapshot, sent to this socket by the process running it)."""
         frame = event["frame"]
-        if frame["type"] in ("generation.snapshot", "generation.finished"):
-            # The client now holds an exact state: a stored snapshot would only be older news.
-            self.cancel_stored_snapshot(frame["generation_id"])
-        await self.send_frame(frame)
+        pending = self.remote_snapshots.get(frame["generation_id"])
+        if pending is None:
+            await self.send_frame(frame)
+        elif frame["type"] == "generation.snapshot":
+            await self.release_with(frame)
+        else:
+            pending.held.append(frame)
 
-    def cancel_stored_snapshot(self, generation_id: str) -> None:
-        pending = self.remote_snapshots.pop(generation_id, None)
+    async def release_with(self, snapshot: dict) -> None:
+        """Send the awaited snapshot, then the frames held back while waiting for it."""
+        pending = self.remote_snapshots.pop(snapshot["generation_id"], None)
+        await self.send_frame(snapshot)
         if pending is not None:
-            pending.cancel()
+            pending.timer.cancel()
+            for frame in pending.held:
+                await self.send_frame(frame)
 
     async def send_frame(self, frame: dict) -> None:
         await self.send(text_data=json.dumps(frame, ensure_ascii=False))

@@ -27,6 +27,9 @@ CONFLICT = ErrorKind("conflict", 409, "The generation is not in a state that all
 NOTHING_TO_RETRY = ErrorKind("nothing_to_retry", 409, "Every variant already completed.")
 RATE_LIMITED = ErrorKind("rate_limited", 429, "Too many new generations; try again later.")
 LOGIN_REQUIRED = ErrorKind("login_required", 401, "Log in first.")
+CSRF_FAILED = ErrorKind(
+    "csrf_failed", 403, "A logged-in write needs the CSRF token (the X-CSRFToken header)."
+)
 REQUEST_TOO_LARGE = ErrorKind("request_too_large", 413, "The request body is over 16 MiB.")
 METHOD_NOT_ALLOWED = ErrorKind("method_not_allowed", 405, "Method not allowed.")
 # Not a bug, but the contract has no closer code: the client may simply try again shortly.

@@ -39,10 +39,11 @@ def connect():
     """Open WebsocketCommunicators to the app, as a browser on an allowed origin would."""
     from clonegen.asgi import application
 
-    async def _connect(origin: bytes = b"http://127.0.0.1:8000"):
-        communicator = WebsocketCommunicator(
-            application, "/ws/generations/", headers=[(b"origin", origin)]
-        )
+    async def _connect(origin: bytes = b"http://127.0.0.1:8000", cookie: str | None = None):
+        headers = [(b"origin", origin)]
+        if cookie:
+            headers.append((b"cookie", cookie.encode()))
+        communicator = WebsocketCommunicator(application, "/ws/generations/", headers=headers)
         connected, _ = await communicator.connect()
         assert connected
         return communicator

@@ -96,7 +96,11 @@ class DaphneProcess:
         self.ws_url = f"ws://127.0.0.1:{self.port}/ws/generations/"
         self.log_path = data_dir / f"daphne-{self.port}.log"
         self.env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "CLONEGEN_", "DATABASE_URL", "REDIS_URL"))},
+            **{
+                k: v
+                for k, v in os.environ.items()
+                if not k.startswith(("OPENAI_", "CLONEGEN_", "DATABASE_URL", "REDIS_URL"))
+            },
             "DJANGO_SETTINGS_MODULE": "clonegen.settings",
             "DJANGO_DEBUG": "0",
             "DJANGO_HTTPS": "0",
@@ -185,6 +189,7 @@ class Follower:
         self.failures: dict[int, dict] = {}
         self.status: str | None = None
         self.needs_snapshot = False
+        self.gaps = 0  # chunks that arrived beyond the text held: each cost a re-subscribe
 
     def apply(self, frame: dict) -> None:
         kind = frame["type"]
@@ -210,10 +215,12 @@ class Follower:
     def _chunk(self, index: int, offset: int, delta: str) -> None:
         held = self.texts.setdefault(index, "")
         if offset > len(held):
+            self.gaps += 1
             self.needs_snapshot = True  # a gap: the contract says ask for a fresh snapshot
         elif offset + len(delta) > len(held):
             self.texts[index] = held + delta[len(held) - offset :]
 
     @property
     def finished(self) -> bool:
-        return self.status not in (None, "started", "running")
+        # A client that found a gap waits for the snapshot it asked for, even after the end.
+        return self.status not in (None, "started", "running") and not self.needs_snapshot

@@ -57,7 +57,8 @@ async def test_request_phase_faults_are_isolated(live_models, connect, settings)
         "m-gone",
         "m-next",
     )
-    assert variants[2].raw_html and "m-next" in variants[2].raw_html
+    assert variants[2].raw_html
+    assert "m-next" in variants[2].raw_html
     # 400, 401 and quota: final at once, no retry storm, a readable message.
     for index, code in ((3, "bad_request"), (4, "auth_failed"), (5, "quota_exceeded")):
         assert (variants[index].status, variants[index].error_code) == ("failed", code)
@@ -92,7 +93,7 @@ async def test_broken_streams_are_rerun_and_followers_told(live_models, connect,
 
 async def test_every_model_of_a_chain_missing(live_models, connect, settings):
     live_models.unknown_models.update({"m-old", "m-older"})
-    follower, generation = await run_generation(connect, "m-old|m-older,m-fine", settings)
+    _follower, generation = await run_generation(connect, "m-old|m-older,m-fine", settings)
     variants = variants_by_index(generation)
     assert (variants[0].status, variants[0].error_code) == ("failed", "model_unavailable")
     assert variants[1].status == "completed"
@@ -109,7 +110,7 @@ async def test_truncated_answer_is_completed_and_marked(live_models, connect, se
 async def test_stalled_stream_hits_the_deadline(live_models, connect, settings):
     settings.CLONEGEN_VARIANT_DEADLINE_SECONDS = 2
     live_models.add_fault("m-stall", Fault(stall_after_chars=100))
-    follower, generation = await run_generation(connect, "m-stall,m-fine", settings)
+    _follower, generation = await run_generation(connect, "m-stall,m-fine", settings)
     variants = variants_by_index(generation)
     assert (variants[0].status, variants[0].error_code) == ("failed", "timeout")
     assert variants[0].text == live_models.text_for("m-stall")[:100]  # text so far kept

@@ -55,6 +55,7 @@ async def test_resume_on_another_process_is_exact(daphne, standin, shared_stack)
     await ws_b.close()
 
     assert follower.status == "completed"
+    assert follower.gaps == 0, "B held A's live frames back until A's exact snapshot arrived"
     for variant in started["variants"]:
         assert follower.texts[variant["index"]] == long_page(variant["model"])
     stored = b.get(f"/api/generations/{generation_id}").json()["data"]

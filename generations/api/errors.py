@@ -8,6 +8,7 @@ from rest_framework import exceptions
 from rest_framework.response import Response
 
 from generations.errors import (
+    CSRF_FAILED,
     INTERNAL_ERROR,
     INVALID_FIELD,
     INVALID_JSON,
@@ -27,8 +28,8 @@ _DRF_KINDS: list[tuple[type[Exception], ErrorKind]] = [
     (exceptions.UnsupportedMediaType, INVALID_JSON),
     (exceptions.NotAuthenticated, LOGIN_REQUIRED),
     (exceptions.AuthenticationFailed, LOGIN_REQUIRED),
-    # 404, not 403: a refused id must look exactly like an unknown one.
-    (exceptions.PermissionDenied, NOT_FOUND),
+    # DRF refuses a session-authenticated write without a CSRF token this way.
+    (exceptions.PermissionDenied, CSRF_FAILED),
     (exceptions.NotFound, NOT_FOUND),
     (Http404, NOT_FOUND),
     (exceptions.MethodNotAllowed, METHOD_NOT_ALLOWED),
@@ -49,7 +50,8 @@ def error_response(error: AppError, headers: dict | None = None) -> Response:
 def envelope_exception_handler(exc: Exception, context: dict) -> Response:
     """DRF's EXCEPTION_HANDLER: map any exception onto the contract's codes; never a bare 500."""
     if isinstance(exc, AppError):
-        return error_response(exc)
+        headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after else None
+        return error_response(exc, headers)
     for exception_type, kind in _DRF_KINDS:
         if isinstance(exc, exception_type):
             headers = {}

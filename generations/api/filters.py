@@ -1,9 +1,18 @@
 """History filters and ordering for `GET /api/generations`."""
 
 import django_filters
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, F, OuterRef
 
 from generations.models import Generation, GenerationStatus, Variant, VariantStatus
+
+
+class NullsLastOrderingFilter(django_filters.OrderingFilter):
+    """Orders with empty values (a generation still running has no duration) always last."""
+
+    def get_ordering_value(self, param):
+        descending = param.startswith("-")
+        field = F(self.param_map[param.lstrip("-")])
+        return field.desc(nulls_last=True) if descending else field.asc(nulls_last=True)
 
 
 class GenerationFilter(django_filters.FilterSet):
@@ -14,7 +23,7 @@ class GenerationFilter(django_filters.FilterSet):
     created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
     created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
     has_failed_variant = django_filters.BooleanFilter(method="filter_has_failed_variant")
-    ordering = django_filters.OrderingFilter(
+    ordering = NullsLastOrderingFilter(
         fields=(("created_at", "created"), ("duration_ms", "duration")),
         help_text="created, -created (default), duration or -duration.",
     )

@@ -10,6 +10,7 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework.generics import ListAPIView
 from rest_framework.pagination import PageNumberPagination
+from rest_framework.permissions import AllowAny
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -169,6 +170,8 @@ class VariantHtmlView(ApiView):
         # Untrusted markup: an opaque origin, scripts allowed, no access to the app's cookies.
         response["Content-Security-Policy"] = "sandbox allow-scripts"
         response["X-Content-Type-Options"] = "nosniff"
+        # The UI and the admin frame it for previews; nothing else may.
+        response["X-Frame-Options"] = "SAMEORIGIN"
         return response
 
 
@@ -183,6 +186,9 @@ class ModelStatsView(ApiView):
 
 
 class HealthView(ApiView):
+    # Load balancers and process managers ask without a login; it reveals no user data.
+    permission_classes = [AllowAny]
+
     @extend_schema(
         summary="Mode and dependencies", responses={200: envelope("Health", HealthSerializer())}
     )
