@@ -134,13 +134,3 @@ ERROR_ENVELOPE = inline_serializer(
     name="ErrorEnvelope",
     fields={"success": serializers.BooleanField(), "error": ErrorSerializer()},
 )
-
-GENERATION_PAGE = inline_serializer(
-    name="GenerationPage",
-    fields={
-        "count": serializers.IntegerField(),
-        "next": serializers.URLField(allow_null=True),
-        "previous": serializers.URLField(allow_null=True),
-        "results": GenerationSerializer(many=True),
-    },
-)

@@ -21,7 +21,6 @@ from generations.api.filters import GenerationFilter
 from generations.api.parsers import LimitedJSONParser
 from generations.api.serializers import (
     ERROR_ENVELOPE,
-    GENERATION_PAGE,
     ChooseRequestSerializer,
     GenerateRequestSerializer,
     GenerationSerializer,
@@ -59,6 +58,14 @@ class HistoryPagination(PageNumberPagination):
     # Each generation carries four variants' text: a bound keeps one page cheap to build.
     max_page_size = 100
 
+    def get_paginated_response_schema(self, schema: dict) -> dict:
+        page = super().get_paginated_response_schema(schema)
+        return {
+            "type": "object",
+            "required": ["success", "data"],
+            "properties": {"success": {"type": "boolean"}, "data": page},
+        }
+
     def get_paginated_response(self, data) -> Response:
         return ok(
             {
@@ -87,7 +94,8 @@ class GenerationListView(ListAPIView):
     @extend_schema(
         operation_id="generations_list",
         summary="The history, newest first, filtered and paginated",
-        responses={200: envelope("GenerationList", GENERATION_PAGE), **ERRORS},
+        # The paginator wraps this in the page and the envelope (get_paginated_response_schema).
+        responses={200: GenerationSerializer(many=True), **ERRORS},
     )
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
