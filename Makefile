@@ -12,7 +12,7 @@ DAPHNE_FLAGS := --websocket-max-message-size 16777216 --websocket-max-frame-size
 TEST_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/clonegen
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/1
 
-.PHONY: help run test test-embedded test-stack lint format clean
+.PHONY: help run run-two test test-embedded test-stack lint format clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-18s %s\n", $$1, $$2}'
@@ -26,6 +26,13 @@ $(BIN)/activate: requirements.txt requirements-dev.txt
 run: $(BIN)/activate ## set up, migrate and serve on http://127.0.0.1:8000 (demo mode without OPENAI_API_KEY)
 	DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(BIN)/python manage.py migrate --no-input
 	DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(BIN)/daphne $(DAPHNE_FLAGS) -b $(HOST) -p $(PORT) clonegen.asgi:application
+
+run-two: $(BIN)/activate ## two workers on :8001 and :8002; needs DATABASE_URL (PostgreSQL) and REDIS_URL
+	@test -n "$$DATABASE_URL" -a -n "$$REDIS_URL" || { echo "set DATABASE_URL and REDIS_URL"; exit 1; }
+	$(BIN)/python manage.py migrate --no-input
+	$(BIN)/daphne $(DAPHNE_FLAGS) --proxy-headers -b $(HOST) -p 8001 clonegen.asgi:application & \
+	$(BIN)/daphne $(DAPHNE_FLAGS) --proxy-headers -b $(HOST) -p 8002 clonegen.asgi:application & \
+	trap 'kill 0' INT TERM; wait
 
 test: lint test-embedded test-stack ## set up and run everything: lint, migrations check, both stacks
 
