@@ -1,19 +1,190 @@
-"""The web page: a screenshot in, four variants streaming side by side."""
+"""The web pages: a new generation, one generation by its id, the history, stored screenshots.
+
+The pages only render what a browser needs to start; everything live reaches the page through
+the contract (the socket at /ws/generations/ and the REST API under /api/).
+"""
 
 from django.conf import settings
+from django.core.paginator import Paginator
+from django.http import Http404, HttpResponse
 from django.shortcuts import render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_safe
 
+from generations import selectors
+from generations.access import Requester
+from generations.errors import AppError
 from generations.model_client import is_demo_mode
+from generations.models import ACTIVE_GENERATION_STATUSES, ENDED_VARIANT_STATUSES, Stack
 from generations.standin import DEMO_NOTICE
 
+HISTORY_PAGE_SIZE = 24
+# A stored screenshot never changes under its id.
+SCREENSHOT_CACHE_CONTROL = "private, max-age=31536000, immutable"
 
+
+def _base_context() -> dict:
+    return {
+        "mode": "demo" if is_demo_mode() else "live",
+        "demo_notice": DEMO_NOTICE,
+        "max_image_mb": settings.CLONEGEN_MAX_IMAGE_MB,
+    }
+
+
+def _requester(request) -> Requester:
+    return Requester.of(request.user, request.META.get("REMOTE_ADDR"))
+
+
+def _get_generation(request, generation_id):
+    """The generation, if this requester may see it; 404 otherwise (ids are never confirmed)."""
+    try:
+        return selectors.generation_get(generation_id, _requester(request))
+    except AppError:
+        raise Http404("No such generation.") from None
+
+
+@require_safe
 def index(request):
+    """A new generation: choose a screenshot, press Generate."""
+    return render(request, "generations/index.html", {**_base_context(), "page": "new"})
+
+
+@require_safe
+def generation_page(request, generation_id):
+    """One generation: the page subscribes over the socket and shows it as it is."""
+    try:
+        generation = _get_generation(request, generation_id)
+    except Http404:
+        return render(
+            request,
+            "generations/not_found.html",
+            {**_base_context(), "page": "missing"},
+            status=404,
+        )
     return render(
         request,
         "generations/index.html",
         {
-            "mode": "demo" if is_demo_mode() else "live",
-            "demo_notice": DEMO_NOTICE,
-            "max_image_mb": settings.CLONEGEN_MAX_IMAGE_MB,
+            **_base_context(),
+            "page": "generation",
+            "generation": generation,
+            "generation_data": _page_data(generation),
         },
     )
+
+
+@require_safe
+def history(request):
+    """Past generations, newest first."""
+    paginator = Paginator(selectors.generation_list(_requester(request)), HISTORY_PAGE_SIZE)
+    page = paginator.get_page(request.GET.get("page"))
+    return render(
+        request,
+        "generations/history.html",
+        {
+            **_base_context(),
+            "page": "history",
+            "page_obj": page,
+            "rows": [_history_row(generation) for generation in page.object_list],
+        },
+    )
+
+
+@require_safe
+def screenshot(request, generation_id):
+    """The stored screenshot of a generation, as it was uploaded."""
+    generation = _get_generation(request, generation_id)
+    if not generation.screenshot:
+        raise Http404("This generation has no stored screenshot.")
+    try:
+        with generation.screenshot.open("rb") as stored:
+            content = stored.read()
+    except FileNotFoundError:
+        raise Http404("The stored screenshot is missing.") from None
+    response = HttpResponse(content, content_type=generation.screenshot_type)
+    response["Cache-Control"] = SCREENSHOT_CACHE_CONTROL
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+# ---------------------------------------------------------------------------------- helpers
+
+
+def _elapsed_ms(since, now) -> int | None:
+    if since is None:
+        return None
+    return max(0, int((now - since).total_seconds() * 1000))
+
+
+def _page_data(generation) -> dict:
+    """What the generation page needs before its socket answers: models, timers, the choice."""
+    now = timezone.now()
+    chosen = selectors.chosen_variant(generation)
+    run_started = generation.run_started_at or generation.created_at
+    return {
+        "id": str(generation.id),
+        "status": generation.status,
+        "stack": generation.stack,
+        "duration_ms": generation.duration_ms,
+        "chosen_index": chosen.index if chosen else None,
+        "screenshot": {
+            "url": reverse("generation-screenshot", args=[generation.id]),
+            "type": generation.screenshot_type,
+            "bytes": generation.screenshot_bytes,
+            "width": generation.screenshot_width,
+            "height": generation.screenshot_height,
+        },
+        "variants": [
+            {
+                "index": v.index,
+                "requested_model": v.requested_model,
+                "model": v.model or None,
+                "status": v.status,
+                "duration_ms": v.duration_ms,
+                "prompt_tokens": v.prompt_tokens,
+                "completion_tokens": v.completion_tokens,
+                "finish_reason": v.finish_reason or None,
+                # Time since the variant (or its run) started, so the page's timers need no
+                # agreement between the server's clock and the browser's.
+                "elapsed_ms": (
+                    None
+                    if v.status in ENDED_VARIANT_STATUSES
+                    else _elapsed_ms(v.started_at or run_started, now)
+                ),
+            }
+            for v in generation.variants.all()
+        ],
+    }
+
+
+def format_duration(duration_ms: int | None) -> str:
+    if duration_ms is None:
+        return ""
+    seconds = duration_ms / 1000
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, seconds = divmod(round(seconds), 60)
+    return f"{minutes} min {seconds:02d} s"
+
+
+def _history_row(generation) -> dict:
+    chosen = selectors.chosen_variant(generation)
+    return {
+        "generation": generation,
+        "id": str(generation.id),
+        "active": generation.status in ACTIVE_GENERATION_STATUSES,
+        "stack_label": Stack(generation.stack).label if generation.stack in Stack.values else "",
+        "duration": format_duration(generation.duration_ms),
+        "variants": [
+            {
+                "index": v.index,
+                "model": v.model or v.requested_model,
+                "requested_model": v.requested_model,
+                "fallback": bool(v.model) and v.model != v.requested_model,
+                "status": v.status,
+                "chosen": chosen is not None and chosen.index == v.index,
+            }
+            for v in generation.variants.all()
+        ],
+    }

@@ -1,353 +1,592 @@
-// clonegen front page: upload a screenshot, stream four variants over a WebSocket.
-// Offsets in the socket protocol count code points (Python str length), so each
-// variant keeps its text as a JS string plus a separate code-point counter.
+// clonegen's generation page: choose a screenshot, stream four variants side by side, and
+// follow a generation by its address (/g/<id>) across reloads and dropped connections.
+//
+// Everything goes through the contract: the socket at /ws/generations/ (generate, subscribe,
+// cancel, retry) and the REST API (the generation object, choose, a variant's HTML).
 
-const ACCEPTED_TYPES = new Set(["image/png", "image/jpeg", "image/webp"]);
-const ACTIVE_STATUSES = new Set(["pending", "queued", "running"]);
-const TERMINAL_STATUSES = new Set(["completed", "failed"]);
-const MAX_BACKOFF_MS = 5000;
+import { describeImage, inspectImage } from "./image.js";
+import { formatSeconds, VariantPanel } from "./panel.js";
+import { GenerationSocket } from "./socket.js";
 
-const $ = (selector) => document.querySelector(selector);
-const els = {
-  form: $("#form"),
-  file: $("#image"),
-  imagePreview: $("#image-preview"),
-  instructions: $("#instructions"),
-  stack: $("#stack"),
-  generate: $("#generate"),
-  message: $("#message"),
-  generation: $("#generation"),
-  panels: $("#panels"),
+const ACTIVE = new Set(["started", "running"]);
+const RETRYABLE = new Set(["partial", "failed", "cancelled", "interrupted"]);
+const ENDED_VARIANT = new Set(["completed", "failed", "cancelled", "interrupted"]);
+const STACK_LABELS = { html_tailwind: "HTML + Tailwind", html_css: "HTML + CSS" };
+const NOTES = {
+  started: "Starting the models. Every answer is saved as it arrives: you can close this tab and come back to this address.",
+  running: "Streaming. Every answer is saved as it arrives: you can close this tab and come back to this address.",
+  completed: "Every variant finished. Compare the pages, then press “Use this one” on the best.",
+  partial: "Some variants failed; the others are saved. Retry runs the failed ones again.",
+  failed: "No variant finished. Whatever the models wrote is kept; Retry runs them again.",
+  cancelled: "Cancelled. The text each model wrote is kept; Retry runs the unfinished variants.",
+  interrupted: "The server stopped while this ran. Each variant keeps its text; Retry runs the unfinished ones again.",
 };
+
+const $ = (id) => document.getElementById(id);
+const els = {
+  workspace: $("workspace"),
+  form: $("form"),
+  file: $("image"),
+  dropzone: $("dropzone"),
+  imagePreview: $("image-preview"),
+  imageInfo: $("image-info"),
+  instructions: $("instructions"),
+  stack: $("stack"),
+  generate: $("generate"),
+  message: $("message"),
+  source: $("source"),
+  sourceImage: $("source-image"),
+  sourceLink: $("source-link"),
+  sourceInfo: $("source-info"),
+  sourceStack: $("source-stack"),
+  sourceInstructions: $("source-instructions"),
+  bar: $("generation"),
+  generationId: $("generation-id"),
+  overall: $("overall"),
+  connection: $("connection"),
+  cancel: $("cancel"),
+  retry: $("retry"),
+  jsonLink: $("json-link"),
+  note: $("generation-note"),
+  empty: $("empty"),
+  panels: $("panels"),
+};
+const demo = document.body.dataset.mode === "demo";
 const maxImageMb = Number(document.body.dataset.maxImageMb) || 10;
 
 const state = {
-  id: null, // generation id, known once generation.started arrives
-  running: false,
-  variants: new Map(), // index -> { model, text, length, status, el }
-  socket: null,
-  retries: 0,
-  retryTimer: null,
+  id: null,
+  status: null,
+  panels: new Map(), // index -> VariantPanel
+  chosenIndex: null,
+  choiceFromServer: false, // chosenIndex is the server's, not the default rule
+  image: null, // the inspected screenshot on the new-generation form
+  imageProblem: null,
+  generateFrame: null, // the `generate` frame, until the server confirms it
+  generateSent: false,
   awaitingSnapshot: false,
+  pendingAction: null, // "retry" or "cancel", sent once the socket is open
 };
-let imagePreviewUrl = null;
 
-// ---- small helpers -------------------------------------------------------
+// ---- messages --------------------------------------------------------------
 
 function showMessage(text, kind = "error") {
   els.message.textContent = text;
   els.message.dataset.kind = kind;
 }
 
-function clearInfoMessage() {
-  if (els.message.dataset.kind === "info") showMessage("");
+function clearMessage() {
+  showMessage("");
 }
 
-function make(tag, className, text) {
-  const node = document.createElement(tag);
-  if (className) node.className = className;
-  if (text !== undefined) node.textContent = text;
-  return node;
+// ---- the socket -------------------------------------------------------------
+
+const socket = new GenerationSocket({
+  onFrame: handleFrame,
+  onOpen: socketOpened,
+  onState: showConnection,
+});
+
+function socketOpened() {
+  if (state.id) {
+    if (state.pendingAction === "retry") {
+      state.pendingAction = null;
+      socket.send({ type: "retry", generation_id: state.id }); // answered by a snapshot
+      return;
+    }
+    state.awaitingSnapshot = true;
+    socket.send({ type: "subscribe", generation_id: state.id });
+    if (state.pendingAction === "cancel") {
+      state.pendingAction = null;
+      socket.send({ type: "cancel", generation_id: state.id });
+    }
+    return;
+  }
+  if (state.generateFrame && !state.generateSent) {
+    state.generateSent = true;
+    socket.send(state.generateFrame);
+  }
 }
 
-const codePointLength = (text) => [...text].length;
-
-function fileProblem(file) {
-  if (!file) return "Choose a screenshot first.";
-  if (!ACCEPTED_TYPES.has(file.type)) return "Only PNG, JPEG or WebP images are accepted.";
-  if (file.size > maxImageMb * 1024 * 1024) return `The image is larger than ${maxImageMb} MB.`;
-  return null;
+function showConnection(connection) {
+  if (connection === "reconnecting" && !state.id && state.generateSent) {
+    // The server may or may not have created it; never send the same screenshot twice.
+    socket.stop();
+    state.generateFrame = null;
+    setBusy(false);
+    showMessage(
+      "The connection dropped before the server confirmed the generation. "
+      + "If it started, it is saved: you will find it in the History.",
+    );
+    return;
+  }
+  if (!state.id && state.generateFrame && connection === "reconnecting") {
+    showMessage("The server cannot be reached yet; trying again…", "info");
+  }
+  const labels = {
+    idle: "",
+    connecting: "connecting…",
+    open: state.id && ACTIVE.has(state.status) ? "live" : "",
+    reconnecting: "reconnecting…",
+  };
+  els.connection.dataset.state = connection;
+  els.connection.textContent = labels[connection] ?? "";
+  els.connection.title = connection === "reconnecting"
+    ? "The connection dropped. The generation carries on on the server; this page catches up when it is back."
+    : "";
 }
 
-function readAsDataUrl(file) {
-  return new Promise((resolve, reject) => {
-    const reader = new FileReader();
-    reader.addEventListener("load", () => resolve(reader.result));
-    reader.addEventListener("error", () => reject(reader.error));
-    reader.readAsDataURL(file);
+// ---- panels ----------------------------------------------------------------
+
+function ensurePanel(index) {
+  let panel = state.panels.get(index);
+  if (!panel) {
+    panel = new VariantPanel(index, { demo, onChoose: choose });
+    panel.setGeneration(state.id);
+    state.panels.set(index, panel);
+    const next = [...state.panels.keys()].filter((i) => i > index).sort((a, b) => a - b)[0];
+    els.panels.insertBefore(panel.root, next === undefined ? null : state.panels.get(next).root);
+  }
+  return panel;
+}
+
+function updateChoice() {
+  if (!state.choiceFromServer) {
+    // Contract §7: the lowest-index completed variant until a user picks another.
+    const completed = [...state.panels.values()]
+      .filter((p) => p.status === "completed")
+      .map((p) => p.index)
+      .sort((a, b) => a - b);
+    state.chosenIndex = completed.length ? completed[0] : null;
+  }
+  for (const panel of state.panels.values()) {
+    panel.setChosen(panel.index === state.chosenIndex && panel.status === "completed");
+  }
+}
+
+function csrfToken() {
+  const input = document.querySelector("input[name=csrfmiddlewaretoken]");
+  if (input?.value) return input.value;
+  const match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
+  return match ? decodeURIComponent(match[1]) : "";
+}
+
+async function api(path, options = {}) {
+  const response = await fetch(path, {
+    credentials: "same-origin",
+    headers: { Accept: "application/json", ...(options.headers ?? {}) },
+    ...options,
   });
-}
-
-function setBusy(busy) {
-  els.generate.disabled = busy;
-  els.generate.textContent = busy ? "Generating…" : "Generate";
-}
-
-// ---- panels --------------------------------------------------------------
-
-function createVariant(index, model) {
-  const el = { root: make("article", "panel") };
-  el.root.dataset.index = String(index);
-  const header = make("header", "panel-header");
-  el.model = make("h2", "model", model || `variant ${index}`);
-  el.status = make("span", "status");
-  header.append(el.model, el.status);
-  el.meta = make("p", "meta");
-  el.code = make("pre", "code");
-  el.code.tabIndex = 0; // scrollable region reachable by keyboard
-  el.error = make("p", "error");
-  el.error.hidden = true;
-  el.preview = make("iframe", "preview");
-  el.preview.setAttribute("sandbox", "allow-scripts"); // never allow-same-origin
-  el.preview.title = `Preview of variant ${index}`;
-  el.preview.hidden = true;
-  el.root.append(header, el.meta, el.code, el.error, el.preview);
-
-  const variant = { model, text: "", length: 0, status: "pending", el };
-  setStatus(variant, "pending");
-  state.variants.set(index, variant);
-  const next = [...els.panels.children].find((p) => Number(p.dataset.index) > index);
-  els.panels.insertBefore(el.root, next ?? null);
-  return variant;
-}
-
-function ensureVariant(index, model) {
-  const variant = state.variants.get(index) ?? createVariant(index, model);
-  if (model && model !== variant.model) {
-    variant.model = model;
-    variant.el.model.textContent = model;
+  let body = null;
+  try {
+    body = await response.json();
+  } catch {
+    body = null;
   }
-  return variant;
-}
-
-function setStatus(variant, status, label = status) {
-  variant.status = status;
-  variant.el.status.textContent = label;
-  variant.el.status.dataset.status = status;
-}
-
-function writeCode(variant, update) {
-  const code = variant.el.code;
-  const atBottom = code.scrollHeight - code.scrollTop - code.clientHeight < 24;
-  update(code);
-  if (atBottom) code.scrollTop = code.scrollHeight;
-}
-
-function setText(variant, text) {
-  variant.text = text;
-  variant.length = codePointLength(text);
-  writeCode(variant, (code) => { code.textContent = text; });
-}
-
-function appendText(variant, text, length) {
-  variant.text += text;
-  variant.length += length;
-  writeCode(variant, (code) => code.append(text));
-}
-
-function showResult(variant, { html, duration_ms: durationMs, usage, finish_reason: finishReason }) {
-  const parts = [];
-  if (finishReason === "length") parts.push("truncated");
-  if (typeof durationMs === "number") parts.push(`${(durationMs / 1000).toFixed(1)} s`);
-  if (usage) parts.push(`${usage.prompt_tokens ?? "?"} prompt / ${usage.completion_tokens ?? "?"} completion tokens`);
-  variant.el.meta.textContent = parts.join(" · ");
-  variant.el.meta.classList.toggle("truncated", finishReason === "length");
-  if (typeof html === "string") {
-    variant.el.preview.srcdoc = html;
-    variant.el.preview.hidden = false;
+  if (!response.ok || !body?.success) {
+    const error = body?.error ?? { code: `http_${response.status}`, message: response.statusText };
+    throw Object.assign(new Error(error.message), { code: error.code });
   }
+  return body.data;
 }
 
-function showError(variant, error) {
-  variant.el.error.textContent = `${error?.code ?? "error"}: ${error?.message ?? "unknown error"}`;
-  variant.el.error.hidden = false;
+async function choose(index) {
+  if (!state.id) return;
+  try {
+    await api(`/api/generations/${encodeURIComponent(state.id)}/choose`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken() },
+      body: JSON.stringify({ index }),
+    });
+  } catch (error) {
+    showMessage(`Could not choose that variant (${error.code ?? "error"}): ${error.message}`);
+    return;
+  }
+  clearMessage();
+  state.chosenIndex = index;
+  state.choiceFromServer = true;
+  updateChoice();
 }
 
-function resetVariantOutput(variant) {
-  setText(variant, "");
-  variant.el.meta.textContent = "";
-  variant.el.error.hidden = true;
-  variant.el.preview.hidden = true;
-  variant.el.preview.removeAttribute("srcdoc");
+/** Fill what frames do not carry (tokens, durations, requested models) from the REST API. */
+let refreshing = null;
+async function refreshDetails() {
+  if (!state.id || refreshing) return;
+  const id = state.id;
+  refreshing = api(`/api/generations/${encodeURIComponent(id)}`)
+    .then((data) => {
+      if (id !== state.id) return;
+      for (const v of data.variants ?? []) {
+        const panel = ensurePanel(v.index);
+        panel.setModels({ model: v.model, requestedModel: v.requested_model });
+        if (v.status === "completed") {
+          panel.setDetails({
+            durationMs: v.duration_ms,
+            usage: { prompt_tokens: v.prompt_tokens, completion_tokens: v.completion_tokens },
+            finishReason: v.finish_reason,
+          });
+          if (panel.status !== "completed" && !ACTIVE.has(state.status)) {
+            panel.complete({ html: v.html ?? v.raw_html, model: v.model });
+          }
+        } else if (ENDED_VARIANT.has(v.status) && !ACTIVE.has(state.status)) {
+          if (panel.status !== v.status) panel.fail(v.error, v.status);
+          panel.setDetails({ durationMs: v.duration_ms });
+        }
+      }
+      if (!ACTIVE.has(data.status)) setOverall(data.status, data.duration_ms);
+      if (!state.choiceFromServer && data.html != null && !ACTIVE.has(data.status)) {
+        const match = (data.variants ?? []).find((v) => v.html === data.html && v.model === data.model);
+        if (match) {
+          state.chosenIndex = match.index;
+          state.choiceFromServer = true;
+        }
+      }
+      updateChoice();
+    })
+    .catch(() => {
+      // Details only: the code and previews come from the socket, so nothing is missing.
+    })
+    .finally(() => {
+      refreshing = null;
+    });
 }
 
-function showGeneration(id) {
-  const link = make("a", null, "JSON");
-  link.href = `/api/generations/${encodeURIComponent(id)}`;
-  els.generation.replaceChildren(
-    "Generation ", make("code", null, id), " · ", link, " · ", make("span", "overall", "running"),
-  );
-  els.generation.hidden = false;
+// ---- the generation --------------------------------------------------------
+
+function setOverall(status, durationMs) {
+  state.status = status;
+  els.overall.dataset.status = status;
+  els.overall.textContent = typeof durationMs === "number" && !ACTIVE.has(status)
+    ? `${status} · ${formatSeconds(durationMs)}`
+    : status;
+  els.cancel.hidden = !ACTIVE.has(status);
+  els.retry.hidden = !RETRYABLE.has(status);
+  els.cancel.disabled = false;
+  els.retry.disabled = false;
+  const note = NOTES[status] ?? "";
+  els.note.textContent = note;
+  els.note.hidden = !note;
+  showConnection(socket.state);
 }
 
-// ---- frame handlers ------------------------------------------------------
+function showGenerationView({ id, status, screenshot, stack, instructions }) {
+  els.workspace.dataset.view = "generation";
+  els.form.hidden = true;
+  els.empty.hidden = true;
+  els.source.hidden = false;
+  els.bar.hidden = false;
+  els.generationId.textContent = id;
+  els.jsonLink.href = `/api/generations/${encodeURIComponent(id)}`;
+  if (screenshot) {
+    els.sourceImage.src = screenshot.url;
+    els.sourceImage.width = screenshot.width;
+    els.sourceImage.height = screenshot.height;
+    els.sourceLink.href = screenshot.link ?? screenshot.url;
+    els.sourceInfo.textContent = describeImage(screenshot);
+  }
+  if (stack) els.sourceStack.textContent = STACK_LABELS[stack] ?? stack;
+  if (instructions !== undefined) els.sourceInstructions.textContent = instructions || "—";
+  document.title = `Generation ${id.slice(0, 8)} · clonegen`;
+  setOverall(status);
+}
 
-function finish(status) {
-  state.running = false;
-  setBusy(false);
-  clearInfoMessage();
-  const overall = els.generation.querySelector(".overall");
-  if (overall) overall.textContent = status;
-  const socket = state.socket;
-  state.socket = null;
-  socket?.close();
+function finished(status) {
+  setOverall(status);
+  socket.stop();
+  refreshDetails();
 }
 
 function requestSnapshot() {
-  if (state.awaitingSnapshot || !state.id) return;
+  if (state.awaitingSnapshot) return;
   state.awaitingSnapshot = true;
-  send({ type: "subscribe", generation_id: state.id });
+  socket.send({ type: "subscribe", generation_id: state.id });
 }
 
 const handlers = {
   "generation.started"(frame) {
     state.id = frame.generation_id;
-    showGeneration(state.id);
-    for (const { index, model } of frame.variants ?? []) ensureVariant(index, model);
+    state.generateFrame = null;
+    setBusy(false);
+    clearMessage();
+    // The address now names the generation: reload, bookmark or share it.
+    history.pushState({ id: state.id }, "", `/g/${encodeURIComponent(state.id)}`);
+    const image = state.image;
+    showGenerationView({
+      id: state.id,
+      status: "started",
+      screenshot: image && { ...image, link: `/g/${encodeURIComponent(state.id)}/screenshot` },
+      stack: els.stack.value,
+      instructions: els.instructions.value.trim(),
+    });
+    // The form is gone: keep keyboard focus in the page, on the new generation.
+    if (els.form.contains(document.activeElement) || document.activeElement === document.body) {
+      els.bar.focus({ preventScroll: true });
+    }
+    for (const { index, model } of frame.variants ?? []) {
+      const panel = ensurePanel(index);
+      panel.setGeneration(state.id);
+      panel.setModels({ model, requestedModel: model });
+      panel.setStatus("pending");
+    }
   },
   "variant.chunk"({ index, offset, delta }) {
-    const variant = state.variants.get(index);
-    if (!variant || typeof delta !== "string") return;
-    if (offset > variant.length) return requestSnapshot(); // we missed something
-    const chars = [...delta];
-    const skip = variant.length - offset; // part we already hold
-    if (skip >= chars.length) return;
-    appendText(variant, skip > 0 ? chars.slice(skip).join("") : delta, chars.length - skip);
-    if (!TERMINAL_STATUSES.has(variant.status)) setStatus(variant, "streaming");
-  },
-  "variant.completed"(frame) {
-    const variant = ensureVariant(frame.index, frame.model);
-    setStatus(variant, "completed");
-    showResult(variant, frame);
-  },
-  "variant.failed"(frame) {
-    const variant = ensureVariant(frame.index);
-    setStatus(variant, "failed");
-    showError(variant, frame.error);
+    const panel = state.panels.get(index);
+    if (!panel || typeof delta !== "string" || typeof offset !== "number") return;
+    if (!panel.applyChunk(offset, delta)) {
+      requestSnapshot(); // a gap: the contract says ask for a fresh snapshot
+      return;
+    }
+    if (panel.status === "pending" || panel.status === "restarting") panel.setStatus("streaming");
+    if (state.status === "started") setOverall("running");
   },
   "variant.restarted"({ index, attempt, model }) {
-    const variant = ensureVariant(index, model);
-    resetVariantOutput(variant);
-    setStatus(variant, "restarting", `restarting (attempt ${attempt}, model ${model})`);
+    const panel = ensurePanel(index);
+    panel.reset();
+    panel.setModels({ model });
+    panel.setStatus("restarting", `restarting · attempt ${attempt}`);
+    updateChoice();
+  },
+  "variant.completed"(frame) {
+    const panel = ensurePanel(frame.index);
+    panel.complete({
+      html: frame.html,
+      model: frame.model,
+      durationMs: frame.duration_ms,
+      usage: frame.usage,
+      finishReason: frame.finish_reason,
+    });
+    updateChoice();
+  },
+  "variant.failed"(frame) {
+    ensurePanel(frame.index).fail(frame.error);
+    updateChoice();
   },
   "generation.snapshot"(frame) {
     state.awaitingSnapshot = false;
-    state.retries = 0;
-    clearInfoMessage();
+    let missingDetails = false;
     for (const item of frame.variants ?? []) {
-      const variant = ensureVariant(item.index, item.model);
-      resetVariantOutput(variant);
-      setText(variant, item.text ?? "");
-      setStatus(variant, item.status ?? "pending");
-      if (item.html != null) showResult(variant, item);
-      if (item.error) showError(variant, item.error);
+      const panel = ensurePanel(item.index);
+      panel.setGeneration(state.id);
+      panel.setModels({ model: item.model });
+      if (item.html == null && panel.html !== null) panel.reset(); // a retry started it over
+      panel.syncText(item.text ?? "");
+      if (item.status === "completed") {
+        panel.complete({ html: item.html, finishReason: item.finish_reason });
+        if (panel.durationMs === null) missingDetails = true;
+      } else if (ENDED_VARIANT.has(item.status)) {
+        panel.fail(item.error, item.status);
+      } else if (panel.status !== item.status && !(panel.status === "restarting" && item.status === "streaming")) {
+        panel.setStatus(item.status);
+      } else if (panel.status === "restarting" && item.text) {
+        panel.setStatus("streaming");
+      }
     }
-    if (!ACTIVE_STATUSES.has(frame.status)) finish(frame.status);
+    updateChoice();
+    if (ACTIVE.has(frame.status)) {
+      setOverall(frame.status);
+      if (missingDetails) refreshDetails();
+    } else {
+      finished(frame.status);
+    }
   },
   "generation.finished"(frame) {
-    finish(frame.status);
+    for (const panel of state.panels.values()) {
+      if (panel.running && (frame.status === "cancelled" || frame.status === "interrupted")) {
+        panel.fail(null, frame.status);
+      }
+    }
+    updateChoice();
+    finished(frame.status);
   },
   error({ code, message }) {
-    showMessage(`${code ?? "error"}: ${message ?? "unknown error"}`);
-    if (!state.id) finish("failed");
+    if (!state.id) {
+      // The server refused the screenshot: nothing was created.
+      socket.stop();
+      state.generateFrame = null;
+      setBusy(false);
+      showMessage(`The server refused the screenshot (${code}): ${message}`);
+      return;
+    }
+    if (code === "not_found") {
+      socket.stop();
+      showMessage("There is no generation with this id.");
+      return;
+    }
+    showMessage(`${message ?? "Something went wrong."} (${code ?? "error"})`);
+    if (!ACTIVE.has(state.status)) {
+      socket.stop();
+      setOverall(state.status);
+    }
   },
 };
 
-function handleFrame(raw) {
-  let frame;
-  try {
-    frame = JSON.parse(raw);
-  } catch {
-    return;
-  }
-  const handler = handlers[frame?.type];
+function handleFrame(frame) {
+  const handler = handlers[frame.type];
   if (!handler) return;
   const ours = frame.type === "error"
-    || (frame.type === "generation.started" && !state.id)
-    || frame.generation_id === state.id;
+    || (frame.type === "generation.started" ? !state.id : frame.generation_id === state.id);
   if (ours) handler(frame);
 }
 
-// ---- socket --------------------------------------------------------------
-
-function send(frame) {
-  if (state.socket?.readyState === WebSocket.OPEN) state.socket.send(JSON.stringify(frame));
-}
-
-function openSocket(firstFrame) {
-  clearTimeout(state.retryTimer);
-  const old = state.socket;
-  state.socket = null;
-  old?.close();
-
-  const scheme = location.protocol === "https:" ? "wss" : "ws";
-  const socket = new WebSocket(`${scheme}://${location.host}/ws/generations/`);
-  state.socket = socket;
-  state.awaitingSnapshot = firstFrame.type === "subscribe";
-  socket.addEventListener("open", () => send(firstFrame));
-  socket.addEventListener("message", (event) => {
-    if (socket === state.socket) handleFrame(event.data);
-  });
-  socket.addEventListener("close", () => {
-    if (socket !== state.socket) return; // replaced or closed on purpose
-    state.socket = null;
-    onSocketLost();
-  });
-}
-
-function onSocketLost() {
-  if (!state.running) return;
-  if (!state.id) {
-    state.running = false;
-    setBusy(false);
-    showMessage("The connection closed before the generation started. Please try again.");
-    return;
+els.cancel.addEventListener("click", () => {
+  if (!state.id) return;
+  els.cancel.disabled = true;
+  if (!socket.send({ type: "cancel", generation_id: state.id })) {
+    state.pendingAction = "cancel";
+    socket.start();
   }
-  const delay = Math.min(500 * 2 ** state.retries, MAX_BACKOFF_MS);
-  state.retries += 1;
-  showMessage("reconnecting…", "info");
-  state.retryTimer = setTimeout(
-    () => openSocket({ type: "subscribe", generation_id: state.id }),
-    delay,
-  );
-}
-
-// ---- form ----------------------------------------------------------------
-
-els.file.addEventListener("change", () => {
-  if (imagePreviewUrl) URL.revokeObjectURL(imagePreviewUrl);
-  imagePreviewUrl = null;
-  els.imagePreview.hidden = true;
-  const file = els.file.files[0];
-  if (!file) return;
-  const problem = fileProblem(file);
-  if (problem) {
-    els.file.value = "";
-    showMessage(problem);
-    return;
-  }
-  showMessage("");
-  imagePreviewUrl = URL.createObjectURL(file);
-  els.imagePreview.src = imagePreviewUrl;
-  els.imagePreview.hidden = false;
 });
 
-els.form.addEventListener("submit", async (event) => {
-  event.preventDefault();
-  if (state.running) return;
-  const file = els.file.files[0];
-  const problem = fileProblem(file);
-  if (problem) return showMessage(problem);
-
-  let image;
-  try {
-    image = await readAsDataUrl(file);
-  } catch {
-    return showMessage("Could not read the image file.");
+els.retry.addEventListener("click", () => {
+  if (!state.id) return;
+  clearMessage();
+  els.retry.disabled = true;
+  if (!socket.send({ type: "retry", generation_id: state.id })) {
+    state.pendingAction = "retry";
+    socket.start();
+  } else {
+    socket.start();
   }
-  showMessage("");
-  state.id = null;
-  state.retries = 0;
-  state.variants.clear();
-  els.panels.replaceChildren();
-  els.generation.replaceChildren();
-  els.generation.hidden = true;
-  state.running = true;
-  setBusy(true);
-  openSocket({
+});
+
+// ---- the new-generation form ---------------------------------------------------
+
+function setBusy(busy) {
+  els.generate.disabled = busy;
+  els.generate.textContent = busy ? "Starting…" : "Generate";
+}
+
+let inspecting = 0;
+async function useFile(file) {
+  if (!file) return;
+  const ticket = ++inspecting;
+  els.imageInfo.textContent = "Checking the image…";
+  const result = await inspectImage(file, maxImageMb);
+  if (ticket !== inspecting) return;
+  if (state.image) URL.revokeObjectURL(state.image.url);
+  if (!result.ok) {
+    state.image = null;
+    state.imageProblem = result.message;
+    els.file.value = "";
+    els.imagePreview.hidden = true;
+    els.imagePreview.removeAttribute("src");
+    els.dropzone.classList.remove("has-image");
+    els.imageInfo.textContent = "";
+    showMessage(result.message);
+    return;
+  }
+  state.image = result;
+  state.imageProblem = null;
+  clearMessage();
+  els.imagePreview.src = result.url;
+  els.imagePreview.hidden = false;
+  els.dropzone.classList.add("has-image");
+  els.imageInfo.textContent = `${file.name ? `${file.name} · ` : ""}${describeImage(result)}`;
+}
+
+function composing() {
+  return els.workspace.dataset.view === "compose";
+}
+
+els.file.addEventListener("change", () => useFile(els.file.files[0]));
+
+for (const type of ["dragenter", "dragover"]) {
+  els.dropzone.addEventListener(type, (event) => {
+    event.preventDefault();
+    els.dropzone.classList.add("dragging");
+  });
+}
+els.dropzone.addEventListener("dragleave", () => els.dropzone.classList.remove("dragging"));
+// A file dropped anywhere on the page must not navigate away from it.
+const carriesFiles = (event) => [...(event.dataTransfer?.types ?? [])].includes("Files");
+document.addEventListener("dragover", (event) => {
+  if (carriesFiles(event)) event.preventDefault();
+});
+document.addEventListener("drop", (event) => {
+  if (!carriesFiles(event)) return;
+  event.preventDefault();
+  els.dropzone.classList.remove("dragging");
+  if (composing()) useFile(event.dataTransfer?.files?.[0]);
+});
+
+document.addEventListener("paste", (event) => {
+  if (!composing()) return;
+  const file = [...(event.clipboardData?.files ?? [])][0];
+  if (!file) return; // plain text: let it paste into the field
+  event.preventDefault();
+  useFile(file);
+});
+
+document.addEventListener("keydown", (event) => {
+  if (event.key === "Enter" && (event.ctrlKey || event.metaKey) && composing()) {
+    event.preventDefault();
+    els.form.requestSubmit();
+  }
+});
+
+els.form.addEventListener("submit", (event) => {
+  event.preventDefault();
+  if (state.generateFrame) return;
+  if (!state.image) {
+    showMessage(state.imageProblem ?? "Choose a screenshot first.");
+    els.file.focus();
+    return;
+  }
+  clearMessage();
+  state.generateFrame = {
     type: "generate",
-    image,
+    image: state.image.dataUrl,
     instructions: els.instructions.value.trim(),
     stack: els.stack.value,
-  });
+  };
+  state.generateSent = false;
+  setBusy(true);
+  socket.start();
 });
+
+// ---- start-up --------------------------------------------------------------
+
+function followStoredGeneration(data) {
+  state.id = data.id;
+  state.chosenIndex = data.chosen_index;
+  state.choiceFromServer = data.chosen_index !== null && !ACTIVE.has(data.status);
+  showGenerationView({
+    id: data.id,
+    status: data.status,
+    screenshot: data.screenshot,
+    stack: data.stack,
+  });
+  for (const v of data.variants) {
+    const panel = ensurePanel(v.index);
+    panel.setModels({ model: v.model, requestedModel: v.requested_model });
+    panel.setElapsed(v.elapsed_ms);
+    panel.setStatus(v.status);
+    if (!panel.running) panel.endedAt = null; // its own duration, if stored, is shown instead
+    panel.setDetails({
+      durationMs: v.duration_ms,
+      usage: { prompt_tokens: v.prompt_tokens, completion_tokens: v.completion_tokens },
+      finishReason: v.finish_reason,
+    });
+  }
+  setOverall(data.status, data.duration_ms);
+  socket.start(); // subscribe: the snapshot brings the text, then live frames if it runs
+}
+
+const pageData = $("generation-data");
+if (pageData) followStoredGeneration(JSON.parse(pageData.textContent));
+
+setInterval(() => {
+  const now = performance.now();
+  for (const panel of state.panels.values()) panel.tick(now);
+}, 100);
+
+// Back/forward between `/` and `/g/<id>`: load what the address names.
+window.addEventListener("popstate", () => location.reload());
+// Leaving the page closes the socket quietly (the generation carries on on the server).
+window.addEventListener("pagehide", () => socket.stop());
+window.addEventListener("pageshow", (event) => {
+  if (event.persisted && state.id && ACTIVE.has(state.status)) socket.start();
+});
+
+// For tests and the curious: read-only access to the page's state.
+window.clonegen = { state, socket };

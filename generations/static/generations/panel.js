@@ -1,0 +1,473 @@
+// One variant's panel: model, status, timer, the live code, the sandboxed preview, its actions.
+//
+// Offsets in the socket protocol count code points (Python `len`), while JS strings count
+// UTF-16 units, so each panel keeps its text and a separate code-point length.
+
+const RUNNING = new Set(["pending", "streaming", "restarting"]);
+const PREVIEW_WIDTHS = { desktop: 1280, mobile: 390 };
+const STATUS_LABELS = {
+  pending: "waiting",
+  streaming: "streaming",
+  restarting: "restarting",
+  completed: "done",
+  failed: "failed",
+  cancelled: "cancelled",
+  interrupted: "interrupted",
+};
+const FAILURE_HINTS = {
+  model_unavailable: "None of this variant's models is available to the API key.",
+  rate_limited: "The model API is rate-limiting requests.",
+  quota_exceeded: "The API key's quota is used up.",
+  auth_failed: "The model API refused the API key.",
+  bad_request: "The model API refused the request.",
+  upstream_error: "The model API had an error.",
+  timeout: "The model did not finish in time.",
+  stream_broken: "The model's answer kept breaking off midway.",
+};
+
+const codePoints = (text) => {
+  let count = 0;
+  for (const _ of text) count += 1;
+  return count;
+};
+
+function make(tag, className, text) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+function button(label, className = "small") {
+  const node = make("button", className, label);
+  node.type = "button";
+  return node;
+}
+
+function toggle(labels, groupLabel) {
+  const group = make("div", "segmented");
+  group.setAttribute("role", "group");
+  group.setAttribute("aria-label", groupLabel);
+  const buttons = {};
+  for (const [value, label] of Object.entries(labels)) {
+    const node = button(label);
+    node.dataset.value = value;
+    node.setAttribute("aria-pressed", "false");
+    buttons[value] = node;
+    group.append(node);
+  }
+  return { group, buttons };
+}
+
+export function formatSeconds(ms) {
+  const seconds = ms / 1000;
+  if (seconds < 60) return `${seconds.toFixed(1)} s`;
+  const whole = Math.round(seconds);
+  return `${Math.floor(whole / 60)} min ${String(whole % 60).padStart(2, "0")} s`;
+}
+
+const numberFormat = new Intl.NumberFormat("en");
+
+export class VariantPanel {
+  constructor(index, { demo, onChoose, onCopied }) {
+    this.index = index;
+    this.demo = demo;
+    this.onChoose = onChoose;
+    this.onCopied = onCopied;
+    this.generationId = null;
+    this.requestedModel = null;
+    this.model = null;
+    this.status = "pending";
+    this.text = "";
+    this.length = 0;
+    this.html = null;
+    this.durationMs = null;
+    this.usage = null;
+    this.finishReason = null;
+    this.error = null;
+    this.startedAt = performance.now();
+    this.endedAt = null;
+    this.view = "code";
+    this.viewChosenByUser = false;
+    this.width = "desktop";
+    this.chosen = false;
+    this.build();
+    this.render();
+  }
+
+  // ---- DOM ---------------------------------------------------------------
+
+  build() {
+    const i = this.index;
+    const root = make("article", "panel card");
+    root.dataset.index = String(i);
+    root.setAttribute("aria-labelledby", `model-${i}`);
+
+    const header = make("header", "panel-header");
+    const title = make("div", "panel-title");
+    this.modelEl = make("h2", "model");
+    this.modelEl.id = `model-${i}`;
+    this.requestedEl = make("p", "requested");
+    title.append(this.modelEl, this.requestedEl);
+    const side = make("div", "panel-side");
+    this.statusEl = make("span", "badge status");
+    this.timerEl = make("span", "timer");
+    this.timerEl.title = "Time this variant has taken";
+    side.append(this.statusEl, this.timerEl);
+    header.append(title, side);
+
+    this.metaEl = make("p", "meta");
+
+    const stage = make("div", "stage");
+    this.stage = stage;
+    this.noticeEl = make("p", "notice");
+    this.noticeEl.hidden = true;
+    this.codeEl = make("pre", "code");
+    this.codeEl.tabIndex = 0;
+    this.codeEl.setAttribute("aria-label", `Code of variant ${i + 1}`);
+    this.codeText = document.createTextNode("");
+    this.codeEl.append(this.codeText);
+    this.viewport = make("div", "viewport");
+    this.frame = make("iframe", "preview");
+    // Generated HTML is untrusted: scripts may run, but in an opaque origin. Never add
+    // allow-same-origin: with allow-scripts it would let the page remove its own sandbox.
+    this.frame.setAttribute("sandbox", "allow-scripts");
+    this.frame.setAttribute("referrerpolicy", "no-referrer");
+    this.frame.title = `Rendered page of variant ${i + 1}`;
+    this.frame.tabIndex = -1;
+    this.viewport.append(this.frame);
+    stage.append(this.noticeEl, this.codeEl, this.viewport);
+
+    const toolbar = make("div", "toolbar");
+    toolbar.setAttribute("role", "toolbar");
+    toolbar.setAttribute("aria-label", `Variant ${i + 1} actions`);
+    const views = toggle({ preview: "Preview", code: "Code" }, "Show");
+    this.viewButtons = views.buttons;
+    const widths = toggle({ desktop: "Desktop", mobile: "Mobile" }, "Preview width");
+    this.widthButtons = widths.buttons;
+    this.copyButton = button("Copy");
+    this.downloadButton = button("Download");
+    this.openLink = make("a", "button-link small", "Open");
+    this.openLink.target = "_blank";
+    this.openLink.rel = "noopener";
+    this.chooseButton = button("Use this one", "small choose");
+    this.chooseButton.setAttribute("aria-pressed", "false");
+    toolbar.append(
+      views.group, widths.group, this.copyButton, this.downloadButton, this.openLink,
+      this.chooseButton,
+    );
+
+    root.append(header, this.metaEl, stage, toolbar);
+    this.root = root;
+
+    for (const node of Object.values(this.viewButtons)) {
+      node.addEventListener("click", () => {
+        this.viewChosenByUser = true;
+        this.setView(node.dataset.value);
+      });
+    }
+    for (const node of Object.values(this.widthButtons)) {
+      node.addEventListener("click", () => this.setWidth(node.dataset.value));
+    }
+    this.copyButton.addEventListener("click", () => this.copy());
+    this.downloadButton.addEventListener("click", () => this.download());
+    this.chooseButton.addEventListener("click", () => {
+      if (!this.chosen) this.onChoose(this.index);
+    });
+    new ResizeObserver(() => this.fitPreview()).observe(this.viewport);
+  }
+
+  // ---- state -------------------------------------------------------------
+
+  get running() {
+    return RUNNING.has(this.status);
+  }
+
+  setGeneration(id) {
+    this.generationId = id;
+    this.render();
+  }
+
+  setModels({ model, requestedModel }) {
+    if (requestedModel) this.requestedModel = requestedModel;
+    if (model) this.model = model;
+    if (!this.requestedModel) this.requestedModel = this.model;
+    this.render();
+  }
+
+  setStatus(status, label) {
+    const wasRunning = this.running;
+    this.status = status;
+    this.statusLabel = label ?? STATUS_LABELS[status] ?? status;
+    if (this.running && !wasRunning) {
+      // A retried variant starts a new run: its clock starts again.
+      this.startedAt = performance.now();
+      this.endedAt = null;
+      this.durationMs = null;
+    } else if (!this.running && wasRunning) {
+      this.endedAt = performance.now();
+    }
+    this.render();
+  }
+
+  /** Start the timer `elapsedMs` ago (the page's server-rendered data knows how long). */
+  setElapsed(elapsedMs) {
+    if (typeof elapsedMs === "number") this.startedAt = performance.now() - elapsedMs;
+  }
+
+  setDetails({ durationMs, usage, finishReason }) {
+    if (typeof durationMs === "number") this.durationMs = durationMs;
+    if (usage && (usage.prompt_tokens != null || usage.completion_tokens != null)) this.usage = usage;
+    if (finishReason) this.finishReason = finishReason;
+    this.render();
+  }
+
+  /** Drop everything the current attempt produced (a restart or a retry). */
+  reset() {
+    this.setText("");
+    this.html = null;
+    this.error = null;
+    this.durationMs = null;
+    this.usage = null;
+    this.finishReason = null;
+    this.frame.removeAttribute("src");
+    this.loadedUrl = null;
+    if (!this.viewChosenByUser) this.view = "code";
+    this.render();
+  }
+
+  setText(text) {
+    this.text = text;
+    this.length = codePoints(text);
+    this.writeCode(() => {
+      this.codeText.data = text;
+    });
+  }
+
+  /** Apply a snapshot's text: keep what we hold when it is a prefix, so nothing flickers. */
+  syncText(text) {
+    if (text.startsWith(this.text)) {
+      const rest = text.slice(this.text.length);
+      if (rest) this.append(rest, codePoints(rest));
+    } else {
+      this.setText(text);
+    }
+  }
+
+  /** Contract §3: append a delta at `offset`; returns false when there is a gap before it. */
+  applyChunk(offset, delta) {
+    if (offset > this.length) return false;
+    const chars = Array.from(delta);
+    const skip = this.length - offset; // the part we already hold
+    if (skip < chars.length) {
+      this.append(skip > 0 ? chars.slice(skip).join("") : delta, chars.length - skip);
+    }
+    return true;
+  }
+
+  append(text, length) {
+    this.text += text;
+    this.length += length;
+    this.writeCode(() => this.codeText.appendData(text));
+  }
+
+  writeCode(update) {
+    const code = this.codeEl;
+    const following = code.scrollHeight - code.scrollTop - code.clientHeight < 32;
+    update();
+    if (following) code.scrollTop = code.scrollHeight;
+  }
+
+  complete({ html, durationMs, usage, finishReason, model }) {
+    if (model) this.model = model;
+    if (typeof html === "string") this.html = html;
+    this.error = null;
+    this.setDetails({ durationMs, usage, finishReason });
+    this.setStatus("completed");
+    if (!this.viewChosenByUser && this.html !== null) this.view = "preview";
+    this.render();
+  }
+
+  fail(error, status = "failed") {
+    this.error = error ?? null;
+    this.setStatus(status);
+  }
+
+  setChosen(chosen) {
+    this.chosen = chosen;
+    this.render();
+  }
+
+  // ---- actions -----------------------------------------------------------
+
+  setView(view) {
+    this.view = view;
+    this.render();
+    if (view === "code") this.codeEl.scrollTop = this.codeEl.scrollHeight;
+  }
+
+  setWidth(width) {
+    this.width = width;
+    this.render();
+  }
+
+  async copy() {
+    if (this.html === null) return;
+    let ok = false;
+    try {
+      await navigator.clipboard.writeText(this.html);
+      ok = true;
+    } catch {
+      ok = false;
+    }
+    this.flash(this.copyButton, ok ? "Copied" : "Copy failed", "Copy");
+    this.onCopied?.(ok);
+  }
+
+  download() {
+    if (this.html === null) return;
+    const url = URL.createObjectURL(new Blob([this.html], { type: "text/html;charset=utf-8" }));
+    const link = make("a");
+    link.href = url;
+    link.download = "index.html";
+    document.body.append(link);
+    link.click();
+    link.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 10000);
+  }
+
+  flash(node, text, back) {
+    node.textContent = text;
+    clearTimeout(node.flashTimer);
+    node.flashTimer = setTimeout(() => {
+      node.textContent = back;
+    }, 1500);
+  }
+
+  // ---- rendering -----------------------------------------------------------
+
+  tick(now = performance.now()) {
+    let text = "";
+    if (this.running) text = formatSeconds(now - this.startedAt);
+    else if (typeof this.durationMs === "number") text = formatSeconds(this.durationMs);
+    else if (this.endedAt !== null) text = formatSeconds(this.endedAt - this.startedAt);
+    if (this.timerEl.textContent !== text) this.timerEl.textContent = text;
+  }
+
+  metaText() {
+    if (this.status !== "completed") return "";
+    const parts = [];
+    if (this.finishReason === "length") parts.push("truncated: hit the token limit");
+    if (this.usage) {
+      const prompt = this.usage.prompt_tokens;
+      const completion = this.usage.completion_tokens;
+      const fmt = (n) => (typeof n === "number" ? numberFormat.format(n) : "?");
+      parts.push(`${fmt(prompt)} prompt + ${fmt(completion)} completion tokens`);
+    }
+    if (typeof this.durationMs === "number" && !parts.length) {
+      parts.push(`done in ${formatSeconds(this.durationMs)}`);
+    }
+    return parts.join(" · ");
+  }
+
+  noticeText() {
+    if (this.status === "failed") {
+      const code = this.error?.code ?? "error";
+      const hint = FAILURE_HINTS[code];
+      const message = this.error?.message ?? "";
+      return `Failed (${code}). ${hint ?? ""} ${message}`.replace(/\s+/g, " ").trim();
+    }
+    if (this.status === "cancelled") return "Cancelled. The text so far is kept; Retry runs this variant again.";
+    if (this.status === "interrupted") {
+      return "Interrupted: the server stopped while this ran. The text so far is kept; Retry runs it again.";
+    }
+    return "";
+  }
+
+  render() {
+    const root = this.root;
+    root.dataset.status = this.status;
+    root.classList.toggle("chosen", this.chosen);
+
+    const model = this.model ?? this.requestedModel ?? `Variant ${this.index + 1}`;
+    if (this.modelEl.textContent !== model) {
+      this.modelEl.textContent = model;
+      this.modelEl.title = model;
+    }
+    let requested = this.demo ? "demo stand-in output" : "";
+    if (this.model && this.requestedModel && this.model !== this.requestedModel) {
+      requested = `fallback: requested ${this.requestedModel}${this.demo ? " · demo stand-in output" : ""}`;
+    }
+    this.requestedEl.textContent = requested;
+    root.classList.toggle("fallback", Boolean(this.model && this.requestedModel && this.model !== this.requestedModel));
+
+    this.statusEl.dataset.status = this.status;
+    this.statusEl.textContent = this.statusLabel ?? STATUS_LABELS[this.status] ?? this.status;
+    this.metaEl.textContent = this.metaText();
+    this.metaEl.classList.toggle("truncated", this.finishReason === "length");
+
+    const notice = this.noticeText();
+    this.noticeEl.textContent = notice;
+    this.noticeEl.hidden = !notice;
+    this.noticeEl.dataset.kind = this.status;
+
+    const hasHtml = this.html !== null;
+    const view = hasHtml ? this.view : "code";
+    this.stage.dataset.view = view;
+    this.codeEl.hidden = view !== "code";
+    this.viewport.hidden = view !== "preview";
+    // The page loads from the REST HTML endpoint, whose own Content-Security-Policy sandboxes
+    // it; an inline srcdoc would inherit this page's strict policy and break the preview.
+    const url = this.htmlUrl();
+    if (url && this.loadedUrl !== url) {
+      this.frame.src = url;
+      this.loadedUrl = url;
+    }
+    for (const [value, node] of Object.entries(this.viewButtons)) {
+      node.setAttribute("aria-pressed", String(value === view));
+      node.disabled = value === "preview" && !hasHtml;
+    }
+    for (const [value, node] of Object.entries(this.widthButtons)) {
+      node.setAttribute("aria-pressed", String(value === this.width));
+      node.disabled = !hasHtml;
+    }
+    this.viewport.dataset.width = this.width;
+    this.copyButton.disabled = !hasHtml;
+    this.downloadButton.disabled = !hasHtml;
+    if (url) {
+      this.openLink.href = url;
+      this.openLink.removeAttribute("aria-disabled");
+      this.openLink.tabIndex = 0;
+    } else {
+      this.openLink.removeAttribute("href");
+      this.openLink.setAttribute("aria-disabled", "true");
+      this.openLink.tabIndex = -1;
+    }
+    const canChoose = this.status === "completed" && Boolean(this.generationId);
+    this.chooseButton.disabled = !canChoose;
+    this.chooseButton.textContent = this.chosen ? "Chosen ✓" : "Use this one";
+    this.chooseButton.setAttribute("aria-pressed", String(this.chosen));
+    this.tick();
+    this.fitPreview();
+  }
+
+  /** The variant's page on the REST API, once it has one. */
+  htmlUrl() {
+    if (this.html === null || this.status !== "completed" || !this.generationId) return null;
+    return `/api/generations/${encodeURIComponent(this.generationId)}/variants/${this.index}/html`;
+  }
+
+  /** Lay the page out at a real desktop or phone width, scaled down to fit the panel. */
+  fitPreview() {
+    if (this.viewport.hidden) return;
+    const target = PREVIEW_WIDTHS[this.width];
+    const { clientWidth: width, clientHeight: height } = this.viewport;
+    if (!width || !height) return;
+    const scale = Math.min(1, width / target);
+    const frame = this.frame.style;
+    frame.width = `${target}px`;
+    frame.height = `${Math.ceil(height / scale)}px`;
+    frame.transform = `scale(${scale})`;
+    frame.left = `${Math.max(0, Math.floor((width - target * scale) / 2))}px`;
+  }
+}
