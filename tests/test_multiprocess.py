@@ -103,6 +103,12 @@ async def test_kill_9_of_one_process_only_interrupts_its_own_work(daphne, standi
     assert own.status == "completed"
     retried = Follower()
     await watcher.send(json.dumps({"type": "retry", "generation_id": on_a["generation_id"]}))
+    # Frames of the interrupted run may still be queued; the retry's snapshot starts the new one.
+    while (frame := json.loads(await asyncio.wait_for(watcher.recv(), 60)))["type"] != (
+        "generation.snapshot"
+    ) or frame["status"] != "running":
+        assert frame["type"] != "error", frame
+    retried.apply(frame)
     await follow_until_finished(watcher, retried, on_a["generation_id"])
     assert retried.status == "completed"
     for variant in on_a["variants"]:
