@@ -41,9 +41,10 @@ def require_login(requester: Requester) -> None:
 
 
 def visible_to(generations: QuerySet[Generation], requester: Requester) -> QuerySet[Generation]:
-    """With login required, each user sees only their own generations."""
+    """With login required, each user sees only their own generations; staff see all, so
+    the admin's previews and thumbnails of anyone's generation load."""
     require_login(requester)
-    if settings.CLONEGEN_REQUIRE_LOGIN:
+    if settings.CLONEGEN_REQUIRE_LOGIN and not requester.user.is_staff:
         return generations.filter(owner=requester.user)
     return generations
 

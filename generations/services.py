@@ -307,3 +307,44 @@ def generation_refresh_status(*, generation_id) -> None:
         return
     statuses = list(generation.variants.values_list("status", flat=True))
     Generation.objects.filter(id=generation_id).update(status=final_status(statuses))
+
+
+def generation_import(
+    *, generation: Generation, variants: list[Variant], screenshot: bytes | None
+) -> bool:
+    """Store an exported generation exactly as it was exported, in one transaction, with its
+    screenshot restored under the usual path. Returns False (and changes nothing) if a
+    generation with that id already exists: importing the same file twice is harmless.
+
+    `generation` and `variants` are unsaved instances carrying every exported value;
+    `screenshot` None means the export had no file for it, so only its name is kept.
+    """
+    if Generation.objects.filter(id=generation.id).exists():
+        return False
+    wrote_file = False
+    try:
+        with transaction.atomic():
+            if screenshot is not None:
+                _restore_screenshot(generation, screenshot)
+                wrote_file = True
+            # raw: created_at is kept as exported instead of auto_now_add's "now".
+            generation.save_base(raw=True, force_insert=True)
+            Variant.objects.bulk_create(variants)
+    except Exception:
+        if Generation.objects.filter(id=generation.id).exists():
+            return False  # a concurrent import of the same record won; its file stays
+        if wrote_file:
+            generation.screenshot.delete(save=False)  # no orphan file for a record never stored
+        raise
+    return True
+
+
+def _restore_screenshot(generation: Generation, content: bytes) -> None:
+    field = generation.screenshot
+    basename = field.name.rsplit("/", 1)[-1]
+    wanted = field.field.generate_filename(generation, basename)
+    # No stored generation has this id, so a file already at its path is an orphan (an import
+    # that failed midway); replacing it keeps the exported name instead of a suffixed one.
+    if field.storage.exists(wanted):
+        field.storage.delete(wanted)
+    field.save(basename, ContentFile(content), save=False)

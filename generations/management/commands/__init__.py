@@ -1,0 +1,1 @@
+"""clonegen's manage.py commands: export_generations, import_generations."""

@@ -1,0 +1,253 @@
+"""Backup and move: generations as JSON Lines, one self-contained record per generation.
+
+A record is one JSON object on one line:
+
+    {"format": "clonegen.generation", "version": 1,
+     "generation": {<every Generation field>},
+     "variants": [{<every Variant field>}, ...],
+     "screenshot_base64": "<the stored file's bytes>" or null}
+
+Values keep their exact form: timestamps in ISO 8601 UTC with microseconds, decimals as strings,
+null distinct from "". `owner` is the owner's username (or null); `screenshot` is the stored
+file's name. A variant's surrogate `id` is left out: within a generation a variant is known by
+its `index`, and the target database numbers its own rows.
+"""
+
+import base64
+import json
+import logging
+import uuid
+from collections.abc import AsyncIterator, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+from asgiref.sync import sync_to_async
+from django.contrib.auth import get_user_model
+from django.db.models import Prefetch, QuerySet
+from django.utils import timezone
+
+from generations import services
+from generations.models import Generation, Variant
+
+logger = logging.getLogger(__name__)
+
+FORMAT = "clonegen.generation"
+VERSION = 1
+CONTENT_TYPE = "application/jsonl"
+# Generations per database round trip: bounds memory whatever the size of the history.
+CHUNK_SIZE = 100
+# Oldest first, ties broken by id, so two exports of the same data are byte-for-byte equal.
+EXPORT_ORDER = ("created_at", "id")
+# Written as their own keys rather than raw column values.
+GENERATION_SPECIAL = ("owner", "screenshot")
+VARIANT_SKIPPED = ("id", "generation")
+
+
+class TransferError(Exception):
+    """A record that cannot be imported; says which line and why."""
+
+
+@dataclass
+class ImportResult:
+    imported: int = 0
+    skipped: int = 0
+
+    def __str__(self) -> str:
+        return f"imported {self.imported}, skipped {self.skipped}"
+
+
+# --------------------------------------------------------------------------------- export
+
+
+def generations_to_export(*, since: datetime | None = None, ids=None) -> QuerySet[Generation]:
+    """The generations an export covers: all, or those created at or after `since`, or `ids`."""
+    generations = Generation.objects.all()
+    if since is not None:
+        generations = generations.filter(created_at__gte=since)
+    if ids is not None:
+        generations = generations.filter(id__in=ids)
+    return generations
+
+
+def export_lines(generations: QuerySet[Generation], chunk_size: int = CHUNK_SIZE) -> Iterator[str]:
+    """Yield one JSON line (with its newline) per generation, streaming from the database."""
+    for generation in _with_variants(generations).iterator(chunk_size=chunk_size):
+        line = encode_line(generation)
+        # Prefetched variants point back at their generation: a cycle only the cyclic GC frees,
+        # late, with page-sized texts inside. Dropping them here keeps memory to one chunk.
+        generation._prefetched_objects_cache.clear()
+        yield line
+
+
+async def aexport_lines(
+    generations: QuerySet[Generation], chunk_size: int = CHUNK_SIZE
+) -> AsyncIterator[str]:
+    """`export_lines` for an ASGI response, which would otherwise read a sync iterator whole.
+
+    Each chunk is read in one sync call, so no database cursor stays open between awaits.
+    """
+    ordered = generations.prefetch_related(None).order_by(*EXPORT_ORDER)
+    ids = await sync_to_async(list)(ordered.values_list("id", flat=True))
+    for start in range(0, len(ids), chunk_size):
+        chunk = Generation.objects.filter(id__in=ids[start : start + chunk_size])
+        yield await sync_to_async(lambda chunk=chunk: "".join(export_lines(chunk)))()
+
+
+def encode_line(generation: Generation) -> str:
+    # ASCII only: any stray character (a lone surrogate, say) still survives the file.
+    return json.dumps(encode_record(generation), ensure_ascii=True, separators=(",", ":")) + "\n"
+
+
+def encode_record(generation: Generation) -> dict:
+    """The record of a generation fetched with its owner and variants."""
+    return {
+        "format": FORMAT,
+        "version": VERSION,
+        "generation": _encode_generation(generation),
+        "variants": [_encode_variant(variant) for variant in generation.variants.all()],
+        "screenshot_base64": _screenshot_base64(generation),
+    }
+
+
+def _with_variants(generations: QuerySet[Generation]) -> QuerySet[Generation]:
+    return (
+        generations.order_by(*EXPORT_ORDER)
+        .select_related("owner")
+        .prefetch_related(None)  # callers may have prefetched a slimmer variant set
+        .prefetch_related(Prefetch("variants", queryset=Variant.objects.order_by("index")))
+    )
+
+
+def _encode_generation(generation: Generation) -> dict:
+    fields = {}
+    for field in Generation._meta.concrete_fields:
+        if field.name == "owner":
+            fields["owner"] = generation.owner.get_username() if generation.owner else None
+        elif field.name == "screenshot":
+            fields["screenshot"] = generation.screenshot.name
+        else:
+            fields[field.name] = _encode_value(field.value_from_object(generation))
+    return fields
+
+
+def _encode_variant(variant: Variant) -> dict:
+    return {
+        field.name: _encode_value(field.value_from_object(variant))
+        for field in Variant._meta.concrete_fields
+        if field.name not in VARIANT_SKIPPED
+    }
+
+
+def _encode_value(value):
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat(timespec="microseconds")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, uuid.UUID | Decimal):
+        return str(value)
+    return value
+
+
+def _screenshot_base64(generation: Generation) -> str | None:
+    """The stored file's bytes; None if the file is gone, so one lost file spoils no backup."""
+    name = generation.screenshot.name
+    if not name:
+        return None
+    try:
+        with generation.screenshot.open("rb") as stored:
+            return base64.b64encode(stored.read()).decode("ascii")
+    except FileNotFoundError:
+        logger.warning("Exporting %s without its screenshot: %s is missing", generation.id, name)
+        return None
+
+
+def export_filename() -> str:
+    return f"clonegen-generations-{timezone.now():%Y%m%d-%H%M%S}.jsonl"
+
+
+# --------------------------------------------------------------------------------- import
+
+
+def import_lines(lines: Iterable[str], result: ImportResult | None = None) -> ImportResult:
+    """Import every record of `lines`, each in its own transaction; an id already stored is
+    skipped. Raises TransferError at the first bad line; `result` then holds the counts so far.
+    """
+    result = result if result is not None else ImportResult()
+    owners = OwnerCache()
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            generation, variants, screenshot = decode_record(json.loads(line), owners)
+            stored = services.generation_import(
+                generation=generation, variants=variants, screenshot=screenshot
+            )
+        except Exception as error:
+            raise TransferError(f"line {number}: {error}") from error
+        if stored:
+            result.imported += 1
+        else:
+            result.skipped += 1
+    return result
+
+
+class OwnerCache:
+    """Usernames to users of this database; an unknown name maps to None (no owner)."""
+
+    def __init__(self) -> None:
+        self._users: dict[str, object] = {}
+
+    def get(self, username: str | None):
+        if username is None:
+            return None
+        if username not in self._users:
+            user_model = get_user_model()
+            self._users[username] = user_model._default_manager.filter(
+                **{user_model.USERNAME_FIELD: username}
+            ).first()
+        return self._users[username]
+
+
+def decode_record(
+    record: object, owners: OwnerCache
+) -> tuple[Generation, list[Variant], bytes | None]:
+    """Unsaved instances carrying the record's exact values, and the screenshot bytes."""
+    if not isinstance(record, dict) or record.get("format") != FORMAT:
+        raise ValueError(f"not a {FORMAT} record")
+    if record.get("version") != VERSION:
+        raise ValueError(f"unsupported version {record.get('version')!r} (expected {VERSION})")
+    fields = _require(record, "generation", dict)
+    if "id" not in fields:
+        raise ValueError("the generation has no `id`")  # idempotency rests on it
+    generation = Generation(
+        owner=owners.get(fields.get("owner")),
+        **_decode_fields(Generation, fields, skipped=GENERATION_SPECIAL),
+    )
+    generation.screenshot.name = fields.get("screenshot", "")
+    variants = [
+        Variant(generation=generation, **_decode_fields(Variant, variant, skipped=VARIANT_SKIPPED))
+        for variant in _require(record, "variants", list)
+    ]
+    encoded = record.get("screenshot_base64")
+    screenshot = None if encoded is None else base64.b64decode(encoded, validate=True)
+    return generation, variants, screenshot
+
+
+def _require(record: dict, key: str, kind: type):
+    value = record.get(key)
+    if not isinstance(value, kind):
+        raise ValueError(f"`{key}` must be a JSON {'object' if kind is dict else 'array'}")
+    return value
+
+
+def _decode_fields(model, fields: object, *, skipped: tuple[str, ...]) -> dict:
+    """Column values from their JSON form (the `skipped` keys are the caller's); a field this
+    schema lacks is an error rather than a silent loss."""
+    if not isinstance(fields, dict):
+        raise ValueError(f"a {model.__name__} must be a JSON object")
+    known = {f.name: f for f in model._meta.concrete_fields if f.name not in skipped}
+    unknown = sorted(set(fields) - set(known) - set(skipped))
+    if unknown:
+        raise ValueError(f"{model.__name__} has no field(s) {', '.join(unknown)}")
+    return {name: field.to_python(fields[name]) for name, field in known.items() if name in fields}
