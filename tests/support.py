@@ -3,6 +3,7 @@
 import base64
 import contextlib
 import io
+import json
 import os
 import random
 import signal
@@ -224,3 +225,15 @@ class Follower:
     def finished(self) -> bool:
         # A client that found a gap waits for the snapshot it asked for, even after the end.
         return self.status not in (None, "started", "running") and not self.needs_snapshot
+
+
+async def generate_to_the_end(communicator) -> str:
+    """Start a generation of a small PNG on `communicator`, read its frames until it finishes,
+    and return its id."""
+    await communicator.send_to(
+        text_data=json.dumps({"type": "generate", "image": data_url(png_bytes())})
+    )
+    generation_id = json.loads(await communicator.receive_from())["generation_id"]
+    while json.loads(await communicator.receive_from(timeout=30))["type"] != "generation.finished":
+        pass
+    return generation_id

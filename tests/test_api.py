@@ -11,10 +11,8 @@ import yaml
 from channels.db import database_sync_to_async
 from django.utils import timezone
 
-from generations import services
-from generations.catalog import configured_variants
-from generations.images import decode_screenshot
-from generations.models import Generation, Variant
+from generations.models import Generation
+from tests.factories import make_generation, page_html
 from tests.support import DEFAULT_MODELS, data_url, html_inside, png_bytes
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -24,37 +22,6 @@ ENDED = ("completed", "partial", "failed", "cancelled", "interrupted")
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def page_html(index: int) -> str:
-    return f"<!DOCTYPE html><html><body><h1>Variant {index}</h1></body></html>"
-
-
-def make_generation(
-    statuses: tuple[str, ...] = ("completed",) * 4,
-    status: str | None = None,
-    created_at: datetime | None = None,
-) -> Generation:
-    """A stored generation whose variants have `statuses`, without running any model."""
-    screenshot = decode_screenshot(data_url(png_bytes()), max_bytes=10 * 1024 * 1024)
-    generation = services.generation_create(
-        screenshot=screenshot,
-        instructions="",
-        stack="html_tailwind",
-        variants=configured_variants(),
-    )
-    for index, variant_status in enumerate(statuses):
-        fields = {"status": variant_status, "text": page_html(index)}
-        if variant_status == "completed":
-            model = DEFAULT_MODELS[index]
-            html = page_html(index)
-            fields.update(model=model, raw_html=html, html=html, finish_reason="stop")
-        Variant.objects.filter(generation=generation, index=index).update(**fields)
-    Generation.objects.filter(id=generation.id).update(
-        status=status or services.final_status(list(statuses)),
-        created_at=created_at or timezone.now(),
-    )
-    return Generation.objects.get(id=generation.id)
 
 
 create = database_sync_to_async(make_generation)

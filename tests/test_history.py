@@ -1,6 +1,5 @@
 """The history API: filters, ordering, cheap reads, cost, and the per-model figures."""
 
-import json
 from datetime import timedelta
 from decimal import Decimal
 
@@ -12,7 +11,7 @@ from django.utils import timezone
 from generations.catalog import cost_usd
 from generations.models import Generation, Variant
 from tests.factories import make_generation
-from tests.support import data_url, png_bytes
+from tests.support import generate_to_the_end
 
 pytestmark = pytest.mark.django_db
 
@@ -68,12 +67,7 @@ def test_reads_do_not_grow_with_the_history(client):
 @pytest.mark.django_db(transaction=True)
 async def test_cost_is_stored_when_a_variant_ends(live_models, connect):
     communicator = await connect()
-    await communicator.send_to(
-        text_data=json.dumps({"type": "generate", "image": data_url(png_bytes())})
-    )
-    generation_id = json.loads(await communicator.receive_from())["generation_id"]
-    while json.loads(await communicator.receive_from(timeout=30))["type"] != "generation.finished":
-        pass
+    generation_id = await generate_to_the_end(communicator)
     await communicator.disconnect()
     total = Decimal("0")
     async for variant in Variant.objects.filter(generation_id=generation_id):

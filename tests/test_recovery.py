@@ -18,7 +18,7 @@ from generations.models import Generation
 from generations.runner import RUNNER_ID
 from generations.standin import sample_page, wrap_in_prose
 from tests.factories import make_generation
-from tests.support import Follower, data_url, png_bytes
+from tests.support import Follower, data_url, generate_to_the_end, png_bytes
 
 ORIGIN = "http://127.0.0.1"
 ANYONE = Requester(user=None, client_key="test")
@@ -166,12 +166,7 @@ async def test_retry_rules(live_models, connect, settings):
     live_models.unknown_models.add("m-gone")
     settings.CLONEGEN_MODELS = "m-gone,m-fine"
     communicator = await connect()
-    await communicator.send_to(
-        text_data=json.dumps({"type": "generate", "image": data_url(png_bytes())})
-    )
-    generation_id = json.loads(await communicator.receive_from())["generation_id"]
-    while json.loads(await communicator.receive_from(timeout=30))["type"] != "generation.finished":
-        pass
+    generation_id = await generate_to_the_end(communicator)
     # Two retries at once start exactly one run.
     outcomes = await asyncio.gather(
         actions.retry_generation(generation_id, ANYONE),
@@ -218,12 +213,7 @@ async def test_refusing_database_spools_the_result_and_start_up_replays_it(
 
     monkeypatch.setattr(services, "variant_save_result", database_down)
     communicator = await connect()
-    await communicator.send_to(
-        text_data=json.dumps({"type": "generate", "image": data_url(png_bytes())})
-    )
-    generation_id = json.loads(await communicator.receive_from())["generation_id"]
-    while json.loads(await communicator.receive_from(timeout=30))["type"] != "generation.finished":
-        pass
+    generation_id = await generate_to_the_end(communicator)
     await communicator.disconnect()
     assert spool.spool_path().exists()
 

@@ -7,7 +7,7 @@ import uuid
 import pytest
 import websockets
 
-from tests.support import Follower, data_url, png_bytes
+from tests.support import Follower, data_url, generate_to_the_end, png_bytes
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -55,10 +55,7 @@ async def test_resume_many_times_at_random_points(live_models, connect):
 
 async def test_subscribe_to_a_finished_generation_gives_the_final_snapshot(live_models, connect):
     communicator = await connect()
-    await send(communicator, type="generate", image=data_url(png_bytes()))
-    generation_id = json.loads(await communicator.receive_from())["generation_id"]
-    while json.loads(await communicator.receive_from(timeout=30))["type"] != "generation.finished":
-        pass
+    generation_id = await generate_to_the_end(communicator)
     await send(communicator, type="subscribe", generation_id=generation_id)
     snapshot = json.loads(await communicator.receive_from())
     await communicator.disconnect()
