@@ -1,9 +1,25 @@
 """History filters and ordering for `GET /api/generations`."""
 
+import datetime
+
 import django_filters
 from django.db.models import Exists, F, OuterRef
+from rest_framework.exceptions import ValidationError
 
 from generations.models import Generation, GenerationStatus, Variant, VariantStatus
+
+
+class UTCDateTimeFilter(django_filters.IsoDateTimeFilter):
+    """An ISO 8601 bound, compared in UTC: PostgreSQL refuses offsets past ±15:59, which ISO
+    allows, and a bound that leaves the calendar in UTC is not a date at all."""
+
+    def filter(self, queryset, value):
+        if value is not None:
+            try:
+                value = value.astimezone(datetime.UTC)
+            except OverflowError:
+                raise ValidationError({self.field_name: "Not a representable date."}) from None
+        return super().filter(queryset, value)
 
 
 class NullsLastOrderingFilter(django_filters.OrderingFilter):
@@ -20,8 +36,8 @@ class GenerationFilter(django_filters.FilterSet):
     model = django_filters.CharFilter(
         method="filter_model", help_text="A model that produced one of the variants."
     )
-    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    created_after = UTCDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = UTCDateTimeFilter(field_name="created_at", lookup_expr="lt")
     has_failed_variant = django_filters.BooleanFilter(method="filter_has_failed_variant")
     ordering = NullsLastOrderingFilter(
         fields=(("created_at", "created"), ("duration_ms", "duration")),
