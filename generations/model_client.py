@@ -2,12 +2,16 @@
 the mapping of every way a call can fail onto what the runner should do next."""
 
 import asyncio
+import contextlib
 import email.utils
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
+import aiohttp
+import httpx2
+import jiter
 import openai
 from django.conf import settings
 
@@ -74,7 +78,15 @@ def client() -> openai.AsyncOpenAI:
             api_key, base_url = "demo", demo.standin_base_url()
         else:
             api_key, base_url = settings.OPENAI_API_KEY, settings.OPENAI_BASE_URL
-        _clients[loop] = openai.AsyncOpenAI(api_key=api_key, base_url=base_url, max_retries=0)
+        _clients[loop] = openai.AsyncOpenAI(
+            api_key=api_key,
+            base_url=base_url,
+            max_retries=0,
+            # The SDK's own aiohttp transport (its HTTP parser is C, httpx's h11 is Python):
+            # about 30 µs less CPU per streamed chunk. Auth, base URL, proxies from the
+            # environment and the SDK's error types are unchanged.
+            http_client=openai.DefaultAioHttpClient(),
+        )
     return _clients[loop]
 
 
@@ -91,61 +103,150 @@ async def stream_completion(
     Returns when the model sent a finish_reason; raises a ModelCallError otherwise. Cancelling
     the awaiting task closes the HTTP stream, so the API stops producing (and billing) tokens.
     `requests_made[0]` grows by one for every HTTP request, retries included.
+
+    The request goes through the SDK (auth, base URL, request-phase errors), but the answer is
+    read as the raw SSE byte stream and each `data:` payload parsed with jiter into plain
+    dicts: the SDK's chunk objects cost about twice the CPU per chunk, for fields we never read.
     """
-    stream = await _open_stream(
-        model=model, messages=messages, max_tokens=max_tokens, requests_made=requests_made
-    )
     finish_reason, usage = None, None
-    try:
-        async with stream:
-            async for chunk in stream:
-                if chunk.usage is not None:
-                    usage = chunk.usage
-                for choice in chunk.choices:
-                    if choice.delta is not None and choice.delta.content:
-                        on_delta(choice.delta.content)
-                    if choice.finish_reason:
-                        finish_reason = choice.finish_reason
-    except (openai.APIError, OSError, ValueError) as error:
-        # A connection cut midway surfaces as a wrapped protocol error; it is never retried by
-        # the SDK, so the runner runs the stream again from the start.
-        raise StreamBroken(f"The stream broke: {type(error).__name__}") from None
+    async with _open_stream(
+        model=model, messages=messages, max_tokens=max_tokens, requests_made=requests_made
+    ) as response:
+        try:
+            async for chunk in _sse_payloads(response.http_response):
+                if chunk.get("error"):
+                    # An error event mid-stream (the SDK raises APIError for it).
+                    raise StreamBroken("The stream broke: APIError")
+                if chunk.get("usage") is not None:
+                    usage = chunk["usage"]
+                for choice in _choices(chunk):
+                    delta = choice.get("delta")
+                    if isinstance(delta, dict) and delta.get("content"):
+                        on_delta(delta["content"])
+                    if choice.get("finish_reason"):
+                        finish_reason = choice["finish_reason"]
+        except (
+            openai.APIError,
+            httpx2.HTTPError,
+            aiohttp.ClientError,
+            OSError,
+            ValueError,
+        ) as error:
+            # A connection cut midway surfaces as a transport error (or a protocol error for a
+            # truncated chunked body); it is never retried by the SDK, so the runner runs the
+            # stream again from the start. Malformed JSON is a ValueError.
+            raise StreamBroken(f"The stream broke: {type(error).__name__}") from None
     if finish_reason is None:
         raise StreamBroken("The stream ended without a finish_reason.")
     return StreamResult(
         finish_reason=finish_reason,
-        prompt_tokens=usage.prompt_tokens if usage else None,
-        completion_tokens=usage.completion_tokens if usage else None,
+        prompt_tokens=_usage_field(usage, "prompt_tokens"),
+        completion_tokens=_usage_field(usage, "completion_tokens"),
     )
 
 
+async def _sse_payloads(response: httpx2.Response) -> AsyncIterator[dict]:
+    """Yield the JSON payload of every server-sent event up to `[DONE]`, then drain the body
+    (so an HTTP/1.1 connection can be reused), as the SDK's own stream does."""
+    events = _SSEEvents()
+    buffer = b""
+    async for received in response.aiter_bytes():
+        if events.done:
+            continue
+        lines = (buffer + received).splitlines(keepends=True)
+        # A line is complete once its LF arrived (a CR alone may be half of a CRLF).
+        buffer = lines.pop() if lines and not lines[-1].endswith(b"\n") else b""
+        for payload in events.feed(lines):
+            yield payload
+    if not events.done:
+        for payload in events.feed([buffer, b"\n"] if buffer else [b"\n"]):
+            yield payload
+
+
+class _SSEEvents:
+    """The server-sent events framing: `data:` lines joined until a blank line."""
+
+    def __init__(self) -> None:
+        self.data: bytes | None = None
+        self.done = False
+
+    def feed(self, lines: list[bytes]) -> list[dict]:
+        payloads = []
+        for raw in lines:
+            line = raw.rstrip(b"\r\n")
+            if not line:  # a blank line ends an event
+                if self.data is not None:
+                    if self.data.startswith(b"[DONE]"):
+                        self.done = True
+                        break
+                    payloads.append(_json_object(self.data))
+                    self.data = None
+            elif line.startswith(b"data:"):
+                value = line[6:] if line.startswith(b"data: ") else line[5:]
+                self.data = value if self.data is None else self.data + b"\n" + value
+            # `event:`, `id:`, `retry:` and `:` comment lines carry nothing clonegen uses.
+        return payloads
+
+
+def _json_object(data: bytes) -> dict:
+    payload = jiter.from_json(data, cache_mode="keys")
+    if not isinstance(payload, dict):
+        raise ValueError("an SSE payload that is not a JSON object")
+    return payload
+
+
+def _choices(chunk: dict) -> list[dict]:
+    choices = chunk.get("choices")
+    if not isinstance(choices, list):
+        return []
+    return [choice for choice in choices if isinstance(choice, dict)]
+
+
+def _usage_field(usage: object, name: str) -> int | None:
+    value = usage.get(name) if isinstance(usage, dict) else None
+    return value if isinstance(value, int) else None
+
+
+@contextlib.asynccontextmanager
 async def _open_stream(*, model, messages, max_tokens, requests_made):
-    """Send the request, retrying passing refusals with backoff and honouring Retry-After."""
+    """Send the request, retrying passing refusals with backoff and honouring Retry-After;
+    yield the raw streaming response and close it (and its connection, if unread) on exit."""
     for retry in range(REQUEST_RETRIES + 1):
         requests_made[0] += 1
+        opening = client().chat.completions.with_streaming_response.create(
+            model=model,
+            messages=messages,
+            temperature=0,
+            max_tokens=max_tokens,
+            stream=True,
+            stream_options={"include_usage": True},
+        )
         try:
-            return await client().chat.completions.create(
-                model=model,
-                messages=messages,
-                temperature=0,
-                max_tokens=max_tokens,
-                stream=True,
-                stream_options={"include_usage": True},
-            )
-        except openai.APIError as error:
+            response = await opening.__aenter__()
+        except (openai.APIError, aiohttp.ClientError) as error:
             refusal = classify_request_error(error)
             if not refusal.worth_retrying or retry == REQUEST_RETRIES:
                 raise refusal from None
             await asyncio.sleep(refusal.retry_after or RETRY_BACKOFF_SECONDS[retry])
+            continue
+        try:
+            yield response
+        finally:
+            await opening.__aexit__(None, None, None)
+        return
     raise AssertionError("unreachable")
 
 
-def classify_request_error(error: openai.APIError) -> ModelCallError:
+def classify_request_error(error: openai.APIError | aiohttp.ClientError) -> ModelCallError:
     """Map an error raised before streaming began onto the contract's variant.failed codes."""
+    if isinstance(error, aiohttp.ClientError):
+        # A reply that is not HTTP at all, which the aiohttp transport does not translate
+        # (httpx reports it as a connection error).
+        return ModelCallError("The model API could not be reached.", "upstream_error")
     message = _readable(error)
     if isinstance(error, openai.NotFoundError):
         return ModelUnavailable(message)
-    if isinstance(error, openai.APITimeoutError):
+    if isinstance(error, openai.APITimeoutError) and _timed_out(error):
         return ModelCallError(message, "timeout")
     if isinstance(error, openai.RateLimitError):
         if getattr(error, "code", None) == "insufficient_quota":
@@ -158,6 +259,17 @@ def classify_request_error(error: openai.APIError) -> ModelCallError:
     if isinstance(error, openai.APIStatusError) and error.status_code < 500:
         return ModelCallError(message, "bad_request")
     return ModelCallError(message, "upstream_error", retry_after=_retry_after(error))
+
+
+def _timed_out(error: openai.APITimeoutError) -> bool:
+    """False for a connection refused or dropped: the aiohttp transport reports those as a
+    connect timeout, where httpx reports a connection error (`upstream_error`)."""
+    cause = error.__cause__
+    while cause is not None:
+        if isinstance(cause, aiohttp.ClientError):
+            return isinstance(cause, TimeoutError)
+        cause = cause.__cause__
+    return True
 
 
 def _retry_after(error: openai.APIError) -> float | None:

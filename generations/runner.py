@@ -12,6 +12,9 @@ import os
 import socket
 import time
 import uuid
+import weakref
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -28,7 +31,7 @@ from generations.images import as_data_url
 from generations.model_client import ModelCallError, ModelUnavailable, StreamBroken
 from generations.models import Generation, GenerationStatus, VariantStatus
 from generations.prompts import build_messages
-from generations.publisher import GroupPublisher
+from generations.publisher import GroupPublisher, interval_factor
 from generations.tasks import tasks
 
 logger = logging.getLogger(__name__)
@@ -101,6 +104,9 @@ class LiveGeneration:
     # Serialises chunk publishing with snapshots answered for other processes.
     publish_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     variant_tasks: list[asyncio.Task] = field(default_factory=list)
+    # The streaming variants' relays, and the one task that sends their chunks every interval.
+    relays: "dict[int, ChunkRelay]" = field(default_factory=dict)
+    relay_task: asyncio.Task | None = None
 
 
 # This process's running generations: exact snapshots come from here, not from checkpoints.
@@ -108,51 +114,227 @@ live_generations: dict[uuid.UUID, LiveGeneration] = {}
 
 
 class ChunkRelay:
-    """Sends a variant's new text to followers every interval and checkpoints it to the database.
+    """Sends a variant's new text to followers every interval and has it checkpointed.
 
     Coalescing deltas keeps a fast model from flooding the channel layer; the checkpoint keeps
-    the text a crash would otherwise lose.
+    the text a crash would otherwise lose. The work is shared, not per variant: one task per
+    generation sends the chunks of all its streaming variants (one wake-up per interval, not
+    four), and one task per process writes every due checkpoint in a single database call.
     """
 
     def __init__(self, run: LiveGeneration, variant: LiveVariant):
         self.run, self.variant = run, variant
-        self._stopped = asyncio.Event()
-        self._last_checkpoint = time.monotonic()
-        self._task = tasks.spawn(self._loop(), name=f"relay {run.id}#{variant.index}")
-
-    async def _loop(self) -> None:
-        interval = settings.CLONEGEN_CHUNK_INTERVAL_SECONDS
-        while not self._stopped.is_set():
-            try:
-                await asyncio.wait_for(self._stopped.wait(), timeout=interval)
-            except TimeoutError:
-                await self.flush()
-                await self._checkpoint_if_due()
+        self.checkpointed_at = time.monotonic()
+        self.checkpointed_length = 0
+        run.relays[variant.index] = self
+        if run.relay_task is None or run.relay_task.done():
+            run.relay_task = tasks.spawn(_relay_loop(run), name=f"relay {run.id}")
+        _checkpointer().add(self)
 
     async def flush(self) -> None:
         if self.variant.published_length == self.variant.length:
             return
         async with self.run.publish_lock:
-            offset, delta = self.variant.take_unpublished()
-            await self.run.publisher.publish(
-                "variant.chunk", index=self.variant.index, offset=offset, delta=delta
-            )
+            frame = self.take_frame()
+            if frame is not None:
+                await self.run.publisher.publish_many([frame])
 
-    async def _checkpoint_if_due(self) -> None:
-        if time.monotonic() - self._last_checkpoint < settings.CLONEGEN_CHECKPOINT_SECONDS:
-            return
-        self._last_checkpoint = time.monotonic()
-        try:
-            await database_sync_to_async(services.variant_checkpoint)(
-                generation_id=self.run.id, index=self.variant.index, text=self.variant.text()
-            )
-        except Exception:
-            logger.exception("Checkpoint failed for %s#%s", self.run.id, self.variant.index)
+    def take_frame(self) -> dict | None:
+        """The chunk frame of the text not yet sent, counted as sent; the caller holds the
+        run's publish lock until the frame is published."""
+        if self.variant.published_length == self.variant.length:
+            return None
+        offset, delta = self.variant.take_unpublished()
+        return {
+            "type": "variant.chunk",
+            "index": self.variant.index,
+            "offset": offset,
+            "delta": delta,
+        }
 
     async def stop(self) -> None:
         """Stop relaying; returns once no send of this relay is in flight."""
-        self._stopped.set()
-        await asyncio.shield(self._task)
+        if self.run.relays.get(self.variant.index) is self:
+            del self.run.relays[self.variant.index]
+        _checkpointer().discard(self)
+        # The relay loop sends under this lock: once we hold it, no send of ours is running,
+        # and the loop no longer sees this relay.
+        async with self.run.publish_lock:
+            pass
+
+
+async def _relay_loop(run: LiveGeneration) -> None:
+    """Every interval, send each streaming variant's new text; ends when none streams.
+
+    The pause starts when the previous send ends, and grows while this process's sockets lag
+    behind the channel layer: a slow layer gets fewer, larger frames instead of a backlog
+    (with Redis, a backlog over the layer's capacity is dropped).
+    """
+    interval = settings.CLONEGEN_CHUNK_INTERVAL_SECONDS
+    while run.relays:
+        await asyncio.sleep(interval * interval_factor(run.publisher.channel_layer))
+        async with run.publish_lock:
+            frames = [frame for relay in run.relays.values() if (frame := relay.take_frame())]
+            if frames:  # one publish for all the variants: one group lookup, not four
+                await run.publisher.publish_many(frames)
+
+
+class _Checkpointer:
+    """Writes the text of every streaming variant of this process (on this event loop) to the
+    database every CLONEGEN_CHECKPOINT_SECONDS, all in one database call."""
+
+    def __init__(self) -> None:
+        self.relays: set[ChunkRelay] = set()
+        self.task: asyncio.Task | None = None
+
+    def add(self, relay: ChunkRelay) -> None:
+        self.relays.add(relay)
+        if self.task is None or self.task.done():
+            self.task = tasks.spawn(self._loop(), name="checkpoints")
+
+    def discard(self, relay: ChunkRelay) -> None:
+        self.relays.discard(relay)
+
+    async def _loop(self) -> None:
+        period = settings.CLONEGEN_CHECKPOINT_SECONDS
+        loop = asyncio.get_running_loop()
+        next_at = loop.time() + period
+        while self.relays:
+            await asyncio.sleep(max(0.0, next_at - loop.time()))
+            next_at = max(next_at + period, loop.time())
+            now = time.monotonic()
+            due = []
+            for relay in list(self.relays):
+                variant = relay.variant
+                # Half a period since the last one: checkpoints are at most 1.5 periods apart.
+                if now - relay.checkpointed_at < period / 2:
+                    continue
+                relay.checkpointed_at = now
+                if variant.length == relay.checkpointed_length:
+                    continue  # nothing new since the stored text
+                relay.checkpointed_length = variant.length
+                due.append((relay.run.id, variant.index, variant.text()))
+            if not due:
+                continue
+            try:
+                # Off the thread that saves results, so a large batch never delays a save.
+                await database_sync_to_async(_write_checkpoints, thread_sensitive=False)(due)
+            except Exception:
+                logger.exception("Checkpoints failed for %d variant(s)", len(due))
+
+
+def _write_checkpoints(due: list[tuple[uuid.UUID, int, str]]) -> None:
+    for generation_id, index, text in due:
+        try:
+            services.variant_checkpoint(generation_id=generation_id, index=index, text=text)
+        except DatabaseError:
+            logger.exception("Checkpoint failed for %s#%s", generation_id, index)
+
+
+_checkpointers: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Checkpointer]" = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _checkpointer() -> _Checkpointer:
+    loop = asyncio.get_running_loop()
+    if loop not in _checkpointers:
+        _checkpointers[loop] = _Checkpointer()
+    return _checkpointers[loop]
+
+
+class _Database:
+    """The runner's database calls, run in batches.
+
+    Every call that arrives while a batch runs joins the next batch, so a burst (a hundred
+    variants finishing within a second) costs a few thread hops and connections instead of one
+    each: with CONN_MAX_AGE=0 every hop opens and closes a connection, which costs more than
+    the statement. Each call is still its own statement or transaction, its caller resumes only
+    once it has returned, and its exception (a DatabaseError, say) goes to that caller alone.
+
+    `executor=None` runs batches on the thread Django's async code shares (as
+    `database_sync_to_async` does); finished results use the runner's own thread instead,
+    because the shared one also serves every socket's per-message connection check (channels'
+    consumers make one for each frame they forward), and a result must not wait behind
+    hundreds of them to be saved.
+    """
+
+    def __init__(self, executor: ThreadPoolExecutor | None = None) -> None:
+        self.executor = executor
+        self.pending: list[tuple[Callable, dict, asyncio.Future]] = []
+        self.task: asyncio.Task | None = None
+
+    async def call(self, func: Callable, /, **kwargs):
+        future = asyncio.get_running_loop().create_future()
+        self.pending.append((func, kwargs, future))
+        if self.task is None or self.task.done():
+            self.task = tasks.spawn(self._drain(), name="runner database calls")
+        return await future
+
+    async def _drain(self) -> None:
+        batch: list[tuple[Callable, dict, asyncio.Future]] = []
+        try:
+            while self.pending:
+                # A caller cancelled before its batch started never runs, as with a thread hop.
+                batch = [call for call in self.pending if not call[2].done()]
+                self.pending = []
+                if not batch:
+                    continue
+                if self.executor is None:
+                    run_batch = database_sync_to_async(_run_batch)
+                else:
+                    run_batch = database_sync_to_async(
+                        _run_batch, thread_sensitive=False, executor=self.executor
+                    )
+                outcomes = await run_batch([(func, kwargs) for func, kwargs, _ in batch])
+                for (_, _, future), (value, error) in zip(batch, outcomes, strict=True):
+                    if future.done():
+                        continue
+                    if error is None:
+                        future.set_result(value)
+                    else:
+                        future.set_exception(error)
+                batch = []
+        finally:
+            # Only if this task itself was cancelled (shutdown): no caller may wait forever.
+            for _, _, future in (*batch, *self.pending):
+                if not future.done():
+                    future.cancel()
+
+
+_results_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clonegen-results")
+
+
+def _run_batch(calls: list[tuple[Callable, dict]]) -> list[tuple[object, Exception | None]]:
+    outcomes: list[tuple[object, Exception | None]] = []
+    for func, kwargs in calls:
+        try:
+            outcomes.append((func(**kwargs), None))
+        except Exception as error:
+            outcomes.append((None, error))
+    return outcomes
+
+
+_databases: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, tuple[_Database, _Database]]" = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _databases_of_loop() -> tuple[_Database, _Database]:
+    loop = asyncio.get_running_loop()
+    if loop not in _databases:
+        _databases[loop] = (_Database(), _Database(_results_thread))
+    return _databases[loop]
+
+
+async def _db(func: Callable, /, **kwargs):
+    """Run a `services` function (or another database function) for the runner."""
+    return await _databases_of_loop()[0].call(func, **kwargs)
+
+
+async def _db_result(func: Callable, /, **kwargs):
+    """Like `_db`, for storing a finished result: on the runner's own thread."""
+    return await _databases_of_loop()[1].call(func, **kwargs)
 
 
 class GenerationRunner:
@@ -210,12 +392,12 @@ class GenerationRunner:
 
     async def _prepare(self, run: LiveGeneration) -> bool:
         """Claim the generation for this process and load what its models need."""
-        pending = await database_sync_to_async(services.generation_begin_run)(
-            generation_id=run.id, runner_id=RUNNER_ID
+        pending = await _db(
+            services.generation_begin_run, generation_id=run.id, runner_id=RUNNER_ID
         )
         if not pending:
             return False
-        generation, image_data_url = await database_sync_to_async(_load_generation)(run.id)
+        generation, image_data_url = await _db(_load_generation, generation_id=run.id)
         run.messages = build_messages(
             stack=generation.stack,
             image_data_url=image_data_url,
@@ -238,8 +420,8 @@ class GenerationRunner:
             # A task cancelled before its first step never ran its own clean-up.
             if variant.status in (VariantStatus.PENDING, VariantStatus.STREAMING):
                 await self._end_unfinished(run, variant, run.stop_status, time.monotonic())
-        finished = await database_sync_to_async(services.generation_finish_run)(
-            generation_id=run.id, stopped_as=run.stop_status
+        finished = await _db(
+            services.generation_finish_run, generation_id=run.id, stopped_as=run.stop_status
         )
         await run.publisher.publish("generation.finished", status=finished.status)
 
@@ -288,7 +470,8 @@ class GenerationRunner:
                 "variant.restarted", index=variant.index, attempt=variant.attempt, model=model
             )
         max_tokens = max_tokens_for(model)
-        await database_sync_to_async(services.variant_begin_attempt)(
+        await _db(
+            services.variant_begin_attempt,
             generation_id=run.id,
             index=variant.index,
             model=model,
@@ -334,8 +517,8 @@ class GenerationRunner:
         )
         await relay.flush()
         html = postprocess_html(raw_html)
-        await database_sync_to_async(services.variant_save_html)(
-            generation_id=run.id, index=variant.index, html=html
+        await _db_result(
+            services.variant_save_html, generation_id=run.id, index=variant.index, html=html
         )
         variant.status, variant.html = VariantStatus.COMPLETED, html
         await run.publisher.publish(
@@ -353,7 +536,8 @@ class GenerationRunner:
 
     async def _end_unfinished(self, run, variant, status, started, error=None) -> None:
         variant.status = status
-        await database_sync_to_async(services.variant_end_unfinished)(
+        await _db(
+            services.variant_end_unfinished,
             generation_id=run.id,
             index=variant.index,
             status=status,
@@ -377,7 +561,7 @@ async def _save_durably(**result) -> None:
     to the spool file that start-up replays. A paid-for answer is never dropped."""
     for delay in (*SAVE_RETRY_DELAYS_SECONDS, None):
         try:
-            await database_sync_to_async(services.variant_save_result)(**result)
+            await _db_result(services.variant_save_result, **result)
             return
         except DatabaseError:
             logger.warning("Saving %s#%s failed", result["generation_id"], result["index"])

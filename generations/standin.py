@@ -8,6 +8,7 @@ import hashlib
 import html
 import itertools
 import json
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -134,6 +135,52 @@ def _default_text_for(model: str) -> str:
     return wrap_in_prose(sample_page(model))
 
 
+# --------------------------------------------------------------------------- bench mode
+
+# In bench mode each streamed chunk has these placeholders replaced as it is sent: the stamp by
+# the wall-clock emission time ("%.6f", 17 characters until the year 2286), the stream mark by
+# the stream's serial number. Both keep the chunk's length, so pages keep their chunk count.
+BENCH_STAMP = "@" * 17
+BENCH_STREAM = "~" * 8
+BENCH_STAMP_PATTERN = re.compile(r'data-t="(\d{10}\.\d{6})"')
+BENCH_STREAM_PATTERN = re.compile(r'data-stream="(\d{8})"')
+_LOREM = (
+    "Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor incididunt "
+    "ut labore et dolore magna aliqua. Ut enim ad minim veniam, quis nostrud exercitation. "
+)
+
+
+def bench_page(model: str, *, chunks: int = 240, chunk_chars: int = 100) -> str:
+    """Return an answer of exactly `chunks` * `chunk_chars` characters, prose around an HTML
+    page, with one emission stamp placeholder in every `chunk_chars` slice (so every streamed
+    chunk carries the time it was sent) and the stream mark in the first."""
+    if chunks < 3:
+        raise ValueError("a bench page needs at least 3 chunks")
+    first = (
+        "Page:\n```html\n<!DOCTYPE html>\n<html>"
+        f'<head data-stream="{BENCH_STREAM}" data-t="{BENCH_STAMP}">'
+    )
+    pieces = [
+        _bench_fill(first, "\n", chunk_chars),
+        _bench_fill(
+            f'<title data-t="{BENCH_STAMP}">{_text(model)} ', "</title></head><body>\n", chunk_chars
+        ),
+    ]
+    for number in range(2, chunks - 1):
+        opening = f'<p data-t="{BENCH_STAMP}">{number:04d} '
+        pieces.append(_bench_fill(opening, "</p>\n", chunk_chars))
+    last_close = "</p></body>\n</html>\n```\nDone.\n"
+    pieces.append(_bench_fill(f'<p data-t="{BENCH_STAMP}">', last_close, chunk_chars))
+    return "".join(pieces)
+
+
+def _bench_fill(opening: str, closing: str, size: int) -> str:
+    room = size - len(opening) - len(closing)
+    if room < 0:
+        raise ValueError(f"chunk_chars={size} is too small for a bench page")
+    return opening + (_LOREM * (1 + room // len(_LOREM)))[:room] + closing
+
+
 # --------------------------------------------------------------------------- faults and errors
 
 
@@ -234,6 +281,7 @@ class Standin:
         unknown_models: set[str] | None = None,
         output_caps: dict[str, int] | None = None,
         usage_prompt_tokens: int = 1000,
+        bench: bool = False,
     ) -> None:
         if chunk_chars < 1:
             raise ValueError("chunk_chars must be at least 1")
@@ -244,6 +292,10 @@ class Standin:
         self.unknown_models = set(unknown_models or ())
         self.output_caps = dict(DEFAULT_OUTPUT_CAPS if output_caps is None else output_caps)
         self.usage_prompt_tokens = usage_prompt_tokens
+        # Bench mode: stamp chunks as they are sent (see BENCH_STAMP) and log every stream.
+        self.bench = bench
+        self.bench_streams: list[dict[str, Any]] = []
+        self._stream_serials = itertools.count(1)
         self.requests: list[dict[str, Any]] = []
         self.auth_headers: list[str] = []
         self.streams_opened = 0
@@ -284,6 +336,8 @@ class Standin:
         app.on_shutdown.append(_mark_stopping)
         app.router.add_post("/v1/chat/completions", self._handle)
         app.router.add_post("/chat/completions", self._handle)
+        if self.bench:
+            app.router.add_get("/bench/streams", self._bench_streams)
         app.router.add_route("*", "/{tail:.*}", _not_found)
         return app
 
@@ -295,6 +349,8 @@ class Standin:
             return error_response(400, "We could not parse the JSON body of your request.")
         if not isinstance(body, dict):
             return error_response(400, "The request body must be a JSON object.")
+        if self.bench:
+            self.requests.clear()  # a bench sends thousands of screenshots: keep only the last
         self.requests.append(body)
         if self.on_request is not None:
             self.on_request(body)
@@ -337,6 +393,14 @@ class Standin:
                     param=param,
                 )
         return None
+
+    async def _bench_streams(self, request: web.Request) -> web.Response:
+        """Bench mode: every stream's log (times are wall-clock seconds), then forget them."""
+        logged, self.bench_streams = self.bench_streams, []
+        for log in logged:
+            if isinstance(log["text"], list):  # a stream still running or cut short
+                log["text"] = "".join(log["text"])
+        return web.json_response(logged)
 
     # -- answers
 
@@ -414,6 +478,12 @@ class _Stream:
         self.created = int(time.time())
         self.interval = 1 / standin.chunks_per_second if standin.chunks_per_second else 0.0
         self.next_at = asyncio.get_running_loop().time()
+        self.log: dict[str, Any] | None = None
+        if standin.bench:
+            self.log = {"stream": next(standin._stream_serials), "model": model}
+            self.log.update(opened=time.time(), first=None, last=None, finish=None, done=None)
+            self.log.update(chunks=0, text=[])
+            standin.bench_streams.append(self.log)
 
     def chunk(
         self, choices: list[dict[str, Any]], usage: dict[str, int] | None = None
@@ -436,6 +506,22 @@ class _Stream:
     async def send(self, payload: dict[str, Any] | str) -> None:
         self.check()
         await self.response.write(_sse(payload))
+
+    def stamped(self, content: str) -> str:
+        """Bench mode: fill the chunk's placeholders and log it; otherwise return it as is."""
+        log = self.log
+        if log is None:
+            return content
+        now = time.time()
+        content = content.replace(BENCH_STAMP, f"{now:.6f}").replace(
+            BENCH_STREAM, f"{log['stream']:0{len(BENCH_STREAM)}d}"
+        )
+        if log["first"] is None:
+            log["first"] = now
+        log["last"] = now
+        log["chunks"] += 1
+        log["text"].append(content)
+        return content
 
     def check(self) -> None:
         if self.request.app[_STOPPING]:
@@ -460,7 +546,8 @@ class _Stream:
         step = self.standin.chunk_chars
         for start in range(0, len(body), step):
             await self.pace()
-            await self.send(self.chunk([self.choice({"content": body[start : start + step]})]))
+            content = self.stamped(body[start : start + step])
+            await self.send(self.chunk([self.choice({"content": content})]))
         if fault.cut_after_chars is not None:
             await self.cut()
         elif fault.stall_after_chars is not None:
@@ -472,6 +559,8 @@ class _Stream:
 
     async def finish(self, text: str, finish_reason: str) -> None:
         await self.pace()
+        if self.log is not None:
+            self.log["finish"] = time.time()
         await self.send(self.chunk([self.choice({}, finish_reason)]))
         if self.include_usage:
             await self.send(self.chunk([], self.standin._usage(text)))
@@ -481,6 +570,9 @@ class _Stream:
         await self.send("[DONE]")
         await self.response.write_eof()
         self.standin.streams_finished += 1
+        if self.log is not None:
+            self.log["done"] = time.time()
+            self.log["text"] = "".join(self.log["text"])
 
     async def cut(self) -> None:
         # Let the chunks already written reach the client, or abort() would discard them.
@@ -594,10 +686,23 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=8001)
     parser.add_argument("--pace", type=float, default=None, help="chunks per second")
     parser.add_argument("--chunk-chars", type=int, default=40)
+    parser.add_argument(
+        "--bench",
+        action="store_true",
+        help="serve bench pages whose chunks carry their emission time; log streams at "
+        "GET /bench/streams",
+    )
+    parser.add_argument("--chunks", type=int, default=240, help="content chunks per bench page")
     args = parser.parse_args(argv)
-    standin = Standin(chunks_per_second=args.pace, chunk_chars=args.chunk_chars)
+    standin = Standin(chunks_per_second=args.pace, chunk_chars=args.chunk_chars, bench=args.bench)
+    if args.bench:
+        standin.text_for = lambda model: bench_page(
+            model, chunks=args.chunks, chunk_chars=args.chunk_chars
+        )
     print(f"clonegen stand-in: base_url http://{args.host}:{args.port}/v1", flush=True)  # noqa: T201
-    web.run_app(standin.app(), host=args.host, port=args.port, print=None)
+    # A bench streams thousands of requests: no access log line for each.
+    quiet = {"access_log": None} if args.bench else {}
+    web.run_app(standin.app(), host=args.host, port=args.port, print=None, **quiet)
 
 
 if __name__ == "__main__":
