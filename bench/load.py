@@ -17,6 +17,7 @@ import contextlib
 import json
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
@@ -49,7 +50,6 @@ from tests.support import (  # noqa: E402
 ORIGIN = "http://127.0.0.1"
 VARIANTS = 4
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 
 
 # --------------------------------------------------------------------------- process counters
@@ -361,10 +361,14 @@ def run_once(args, n: int, payload: str) -> dict:
                 if g.generation_id
             }
             finished_at = stored_finish_times(stack["DATABASE_URL"])
+    except BaseException:
+        print(f"daphne logs kept in {workdir}", file=sys.stderr)
+        raise
     finally:
         for server in servers:
             server.stop()
         fake.stop()
+    shutil.rmtree(workdir, ignore_errors=True)
     return summarise(
         args,
         n,

@@ -685,7 +685,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8001)
     parser.add_argument("--pace", type=float, default=None, help="chunks per second")
-    parser.add_argument("--chunk-chars", type=int, default=40)
+    parser.add_argument(
+        "--chunk-chars", type=int, default=None, help="characters per chunk (40; 100 in bench mode)"
+    )
     parser.add_argument(
         "--bench",
         action="store_true",
@@ -694,10 +696,11 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--chunks", type=int, default=240, help="content chunks per bench page")
     args = parser.parse_args(argv)
-    standin = Standin(chunks_per_second=args.pace, chunk_chars=args.chunk_chars, bench=args.bench)
+    chunk_chars = args.chunk_chars or (100 if args.bench else 40)
+    standin = Standin(chunks_per_second=args.pace, chunk_chars=chunk_chars, bench=args.bench)
     if args.bench:
         standin.text_for = lambda model: bench_page(
-            model, chunks=args.chunks, chunk_chars=args.chunk_chars
+            model, chunks=args.chunks, chunk_chars=chunk_chars
         )
     print(f"clonegen stand-in: base_url http://{args.host}:{args.port}/v1", flush=True)  # noqa: T201
     # A bench streams thousands of requests: no access log line for each.
