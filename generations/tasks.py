@@ -1,5 +1,5 @@
 """The one place that starts detached asyncio tasks: it keeps strong references (the event loop
-keeps only weak ones), logs their failures, and can drain or cancel them."""
+keeps only weak ones), logs their failures, and lists those still running."""
 
 import asyncio
 import contextvars
@@ -34,14 +34,6 @@ class TaskRegistry:
     def running(self) -> list[asyncio.Task]:
         loop = asyncio.get_running_loop()
         return [task for task in self._tasks if task.get_loop() is loop and not task.done()]
-
-    async def drain(self, seconds: float) -> bool:
-        """Wait up to `seconds` for this loop's tasks; return True if all ended."""
-        pending = self.running()
-        if not pending:
-            return True
-        _, still_pending = await asyncio.wait(pending, timeout=seconds)
-        return not still_pending
 
 
 tasks = TaskRegistry()
