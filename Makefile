@@ -12,7 +12,7 @@ DAPHNE_FLAGS := --websocket-max-message-size 16777216 --websocket-max-frame-size
 TEST_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/clonegen
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/1
 
-.PHONY: help run run-two test test-embedded test-stack lint format clean
+.PHONY: help run run-two test browser test-embedded test-stack lint format clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-18s %s\n", $$1, $$2}'
@@ -34,7 +34,18 @@ run-two: $(BIN)/activate ## two workers on :8001 and :8002; needs DATABASE_URL (
 	$(BIN)/daphne $(DAPHNE_FLAGS) --proxy-headers -b $(HOST) -p 8002 clonegen.asgi:application & \
 	trap 'kill 0' INT TERM; wait
 
-test: lint test-embedded test-stack ## set up and run everything: lint, migrations check, both stacks
+test: lint browser test-embedded test-stack ## set up and run everything: lint, migrations check, both stacks
+
+# The browser tests drive Debian's Chromium (Playwright never downloads one). Installed here when
+# this user can; otherwise those tests skip and say why.
+browser: ## install Debian's chromium for the browser tests, if missing and this user is root
+	@if [ ! -x /usr/bin/chromium ]; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			apt-get update -qq && apt-get install -y -qq chromium; \
+		else \
+			echo "No /usr/bin/chromium: the browser tests will skip (apt-get install chromium)"; \
+		fi; \
+	fi
 
 test-embedded: $(BIN)/activate ## the whole suite on the embedded stack (SQLite, in-memory layer)
 	DJANGO_DEBUG=1 $(BIN)/python manage.py makemigrations --check --dry-run

@@ -15,6 +15,17 @@ from tests.support import (
 )
 
 
+@pytest.fixture(scope="module")
+def browser():
+    """A headless Chromium for one test module's browser tests."""
+    from tests.ui_support import CHROMIUM, MISSING_CHROMIUM, launched_chromium
+
+    if not CHROMIUM.exists():
+        pytest.skip(MISSING_CHROMIUM)
+    with launched_chromium() as chromium:
+        yield chromium
+
+
 @pytest.fixture
 def standin():
     """A fresh OpenAI-compatible stand-in on 127.0.0.1; tests script its faults and pages."""

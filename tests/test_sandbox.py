@@ -7,10 +7,8 @@ import sys
 
 import httpx2 as httpx
 import pytest
-from playwright.sync_api import sync_playwright
 
 from tests.support import REPO, data_url, png_bytes
-from tests.ui_support import CHROMIUM, CHROMIUM_ARGS
 
 pytestmark = [pytest.mark.e2e, pytest.mark.ui]
 
@@ -61,7 +59,7 @@ def log_in(server) -> httpx.Client:
     return session
 
 
-def test_generated_html_cannot_use_the_app_origin(daphne, standin):
+def test_generated_html_cannot_use_the_app_origin(daphne, standin, browser):
     server = daphne(CLONEGEN_REQUIRE_LOGIN="1", CLONEGEN_MODELS="hostile")
     standin.text_for = lambda model: HOSTILE_PAGE.replace("APP", server.base_url)
     session = log_in(server)
@@ -73,9 +71,8 @@ def test_generated_html_cannot_use_the_app_origin(daphne, standin):
     assert created.status_code == 202, created.text
     generation_id = created.json()["data"]["id"]
 
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        context = browser.new_context()
+    context = browser.new_context()
+    try:
         context.add_cookies(
             [
                 {"name": name, "value": value, "url": server.base_url}
@@ -90,7 +87,8 @@ def test_generated_html_cannot_use_the_app_origin(daphne, standin):
         page.goto(f"{server.base_url}/api/generations/{generation_id}/variants/0/html")
         page.wait_for_function("document.getElementById('out').textContent !== 'running'")
         seen = page.inner_text("#out")
-        browser.close()
+    finally:
+        context.close()
 
     assert "cookie-blocked:SecurityError" in seen
     assert "api-blocked" in seen

@@ -19,8 +19,6 @@ from tests.factories import make_generation
 from tests.support import DEFAULT_MODELS, REPO, png_bytes
 from tests.ui_support import (
     ARTIFACTS,
-    CHROMIUM,
-    CHROMIUM_ARGS,
     DOCS_SCREENSHOT,
     ConsoleErrors,
     CuttableProxy,
@@ -57,16 +55,6 @@ new MutationObserver((records) => {
 
 
 # ------------------------------------------------------------------------------- fixtures
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not CHROMIUM.exists():
-        pytest.skip("needs Debian's chromium at /usr/bin/chromium (.ci/run installs it)")
-    with playwright_sync.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture

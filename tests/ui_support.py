@@ -19,8 +19,23 @@ CHROMIUM_ARGS = [
     "--disable-quic",
     "--no-first-run",
 ]
+# `make test` installs it where it can (as root with apt-get); elsewhere browser tests skip.
+MISSING_CHROMIUM = "needs Debian's chromium at /usr/bin/chromium (make test installs it as root)"
 ARTIFACTS = REPO / "test-artifacts"
 DOCS_SCREENSHOT = REPO / "docs" / "ui.png"
+
+
+@contextlib.contextmanager
+def launched_chromium():
+    """Headless system Chromium through Playwright (which never downloads a browser here)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
 
 
 @dataclass
