@@ -5,14 +5,20 @@ so closing the socket changes nothing but who is watching.
 """
 
 import asyncio
+import contextlib
+import functools
 import json
 import logging
 from dataclasses import dataclass, field
 
 from channels.db import database_sync_to_async
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
+from channels.layers import get_channel_layer
+from channels.utils import await_many_dispatch
+from django.conf import settings
 
-from generations import actions, control, selectors
+from generations import actions, control, publisher, selectors
 from generations.access import Requester
 from generations.errors import INTERNAL_ERROR, INVALID_JSON, UNKNOWN_TYPE, AppError
 from generations.publisher import group_name
@@ -33,6 +39,35 @@ class PendingSnapshot:
 
 
 class GenerationConsumer(AsyncWebsocketConsumer):
+    async def __call__(self, scope, receive, send) -> None:
+        """AsyncConsumer.__call__ with a third source: the inbox of frames published in this
+        process, which never pass through the channel layer."""
+        self.scope = scope
+        self.channel_layer = get_channel_layer(self.channel_layer_alias)
+        self.channel_name = await self.channel_layer.new_channel()
+        self.channel_receive = functools.partial(self.channel_layer.receive, self.channel_name)
+        self.base_send = send
+        self.inbox = publisher.Inbox(maxsize=_layer_capacity())
+        with contextlib.suppress(StopConsumer):  # the socket closed
+            await await_many_dispatch(
+                [receive, self.channel_receive, self.inbox.get], self.dispatch
+            )
+
+    async def dispatch(self, message: dict) -> None:
+        kind = message.get("type")
+        if kind == publisher.EVENT_TYPE or kind == publisher.BATCH_EVENT_TYPE:
+            # Already delivered through this socket's inbox.
+            if message.get("origin") == publisher.PROCESS_ID:
+                return
+            # A forwarded frame touches no database: skip the close_old_connections thread
+            # hop that channels' dispatch makes before every handler.
+            if kind == publisher.EVENT_TYPE:
+                await self.generation_frame(message)
+            else:
+                await self.generation_frames(message)
+        else:
+            await super().dispatch(message)
+
     async def connect(self) -> None:
         self.followed: set[str] = set()
         self.remote_snapshots: dict[str, PendingSnapshot] = {}
@@ -44,6 +79,7 @@ class GenerationConsumer(AsyncWebsocketConsumer):
         for pending in self.remote_snapshots.values():
             pending.timer.cancel()
         for group in self.followed:
+            publisher.unfollow_locally(group, self.inbox)
             await self.channel_layer.group_discard(group, self.channel_name)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
@@ -79,10 +115,10 @@ class GenerationConsumer(AsyncWebsocketConsumer):
         await self.follow_with_snapshot(generation.id)
 
     async def on_cancel(self, message: dict) -> None:
-        generation = await actions.cancel_generation(
-            parse_generation_id(message.get("generation_id")), self.requester
-        )
-        await self.follow(generation.id)
+        generation_id = parse_generation_id(message.get("generation_id"))
+        # Follow before cancelling: the `generation.finished` it causes must reach this socket.
+        async with self.following(generation_id):
+            await actions.cancel_generation(generation_id, self.requester)
 
     handlers = {
         "generate": on_generate,
@@ -94,23 +130,33 @@ class GenerationConsumer(AsyncWebsocketConsumer):
     async def follow(self, generation_id) -> None:
         group = group_name(generation_id)
         if group not in self.followed:
-            await self.channel_layer.group_add(group, self.channel_name)
+            # Both: the run may be in this process (frames come to the inbox) or in another.
+            publisher.follow_locally(group, self.inbox)
             self.followed.add(group)
+            await self.channel_layer.group_add(group, self.channel_name)
 
-    async def follow_with_snapshot(self, generation_id) -> None:
-        # Join first, then snapshot: every frame after the snapshot's text reaches this socket.
+    @contextlib.asynccontextmanager
+    async def following(self, generation_id):
+        """Follow the generation for the block, and keep following it unless the block fails
+        with an AppError (not found, not allowed) and the socket did not follow it before."""
         group = group_name(generation_id)
         was_following = group in self.followed
         await self.follow(generation_id)
         try:
+            yield
+        except AppError:
+            if not was_following:
+                publisher.unfollow_locally(group, self.inbox)
+                self.followed.discard(group)
+                await self.channel_layer.group_discard(group, self.channel_name)
+            raise
+
+    async def follow_with_snapshot(self, generation_id) -> None:
+        # Join first, then snapshot: every frame after the snapshot's text reaches this socket.
+        async with self.following(generation_id):
             generation = await database_sync_to_async(selectors.generation_get)(
                 generation_id, self.requester
             )
-        except AppError:
-            if not was_following:
-                await self.channel_layer.group_discard(group, self.channel_name)
-                self.followed.discard(group)
-            raise
         if actions.is_running_elsewhere(generation):
             await self.ask_running_process_for_snapshot(generation)
         else:
@@ -149,6 +195,11 @@ class GenerationConsumer(AsyncWebsocketConsumer):
         else:
             pending.held.append(frame)
 
+    async def generation_frames(self, event: dict) -> None:
+        """Forward several frames published together, in order."""
+        for frame in event["frames"]:
+            await self.generation_frame({"frame": frame})
+
     async def release_with(self, snapshot: dict) -> None:
         """Send the awaited snapshot, then the frames held back while waiting for it."""
         pending = self.remote_snapshots.pop(snapshot["generation_id"], None)
@@ -160,6 +211,10 @@ class GenerationConsumer(AsyncWebsocketConsumer):
 
     async def send_frame(self, frame: dict) -> None:
         await self.send(text_data=json.dumps(frame, ensure_ascii=False))
+
+
+def _layer_capacity() -> int:
+    return settings.CHANNEL_LAYERS["default"].get("CONFIG", {}).get("capacity", 100)
 
 
 def _parse(text_data: str | None) -> dict:

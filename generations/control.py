@@ -64,6 +64,9 @@ class ControlListener:
     async def handle(self, message: dict) -> None:
         generation_id = uuid.UUID(message["generation_id"])
         if message["type"] == "runner.cancel":
+            run = live_generations.get(generation_id)
+            if run is not None:  # the asking socket follows it and awaits generation.finished
+                run.publisher.remote_follower_joined()
             runner.cancel(generation_id)
         elif message["type"] == "runner.snapshot":
             await self.send_snapshot(generation_id, message["reply_to"])
@@ -80,6 +83,8 @@ class ControlListener:
         async with run.publish_lock:
             frame = snapshot_of(generation)
             await self.layer.send(reply_to, {"type": EVENT_TYPE, "frame": frame})
+            # From now on the run publishes through the layer as well, for that subscriber.
+            run.publisher.remote_follower_joined()
 
 
 listener = ControlListener()

@@ -1,34 +1,34 @@
-"""Frames for followers of a generation, published to its channel-layer group.
+"""Frames for followers of a generation: sockets in this process get them directly, sockets
+in other processes through the channel layer's group for the generation.
 
 The runner only publishes; it never knows whether any socket listens. A failed publish is
 logged and forgotten: frames are a view of the work, the database is the record.
 
-Chunk frames are the bulk of all traffic (one per streaming variant every interval), so the
-in-memory layer gets a faster path than its `group_send` (see `docs/benchmarks.md`); any other
-layer (Redis) gets plain `group_send`, one per frame.
+Chunk frames are the bulk of all traffic (one per streaming variant every interval). Through
+Redis each message costs several round trips in the sending and in the receiving process, so
+a frame goes through the layer only when a follower may be in another process; a socket of
+this process that also gets it through the layer (it joined the group as well, for runs in
+other processes) drops it by its `origin` (see docs/benchmarks.md).
 """
 
 import asyncio
-import contextlib
 import logging
 import time
 import uuid
 import weakref
 
-from channels.exceptions import ChannelFull
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 
 logger = logging.getLogger(__name__)
 
-# The consumer's handler for group messages is named after this type (dots become underscores).
-EVENT_TYPE = "generation.frame"
-# Several frames in one channel-layer message ({"type": ..., "frames": [...]}), in order: sent
-# only once the consumer has a handler for it (`generation_frames`), which every process of a
-# deployment must have (see docs/benchmarks.md: it divides the layer's messages by up to 4).
-BATCH_EVENT_TYPE = "generation.frames"
-# The in-memory layer's group_send sweeps every channel and group for expired messages on
-# each call (60 s expiry); the fast path below sweeps at most this often.
-IN_MEMORY_SWEEP_SECONDS = 1.0
+# The consumer's handlers for these messages are named after them (dots become underscores).
+EVENT_TYPE = "generation.frame"  # {"type": ..., "frame": {...}}
+BATCH_EVENT_TYPE = "generation.frames"  # {"type": ..., "frames": [...]}, in order
+# Identifies this process in the messages it sends through the layer.
+PROCESS_ID = uuid.uuid4().hex
+# A runner that found no follower in another process looks again this often, in case one
+# joined without asking it for a snapshot (see GroupPublisher.remote_followers).
+REMOTE_FOLLOWERS_RECHECK_SECONDS = 1.0
 
 
 def group_name(generation_id: uuid.UUID) -> str:
@@ -36,13 +36,62 @@ def group_name(generation_id: uuid.UUID) -> str:
     return f"generation.{uuid.UUID(str(generation_id)).hex}"
 
 
+# --------------------------------------------------------------------------- local followers
+
+
+class Inbox(asyncio.Queue):
+    """A socket's queue of frames published in this process, read by the socket's own task
+    (so they are sent in order with everything else it sends). Bounded like a layer channel:
+    a socket that stops reading loses live frames, never the process's memory."""
+
+    def offer(self, message: dict) -> None:
+        try:
+            self.put_nowait(message)
+        except asyncio.QueueFull:
+            logger.warning("A socket fell %d messages behind; dropping a frame", self.maxsize)
+
+
+_local: dict[str, "weakref.WeakSet[Inbox]"] = {}
+
+
+def follow_locally(group: str, inbox: Inbox) -> None:
+    _local.setdefault(group, weakref.WeakSet()).add(inbox)
+
+
+def unfollow_locally(group: str, inbox: Inbox) -> None:
+    members = _local.get(group)
+    if members is not None:
+        members.discard(inbox)
+        if not members:
+            del _local[group]
+
+
+def _deliver_locally(group: str, message: dict) -> None:
+    for inbox in list(_local.get(group, ())):
+        try:
+            inbox.offer(message)
+        except RuntimeError:  # its event loop is closed: a socket that was never closed
+            unfollow_locally(group, inbox)
+
+
+# --------------------------------------------------------------------------- publishing
+
+
 class GroupPublisher:
-    """Publish frames to the followers of one generation."""
+    """Publish frames to the followers of one generation.
+
+    `remote_followers` is None when unknown (every publisher but a run's): then every frame
+    also goes through a cross-process layer. A run sets it with `look_for_remote_followers`
+    once it has claimed the generation, and `remote_follower_joined` when another process
+    asks it for a snapshot.
+    """
 
     def __init__(self, generation_id: uuid.UUID, channel_layer=None):
         self.generation_id = generation_id
         self.group = group_name(generation_id)
         self.channel_layer = channel_layer or get_channel_layer()
+        self.remote_followers: bool | None = None
+        self.looked_at = 0.0
 
     async def publish(self, frame_type: str, **fields) -> None:
         await self.publish_many([{"type": frame_type, **fields}])
@@ -51,64 +100,56 @@ class GroupPublisher:
         """Publish frames in order: every follower gets all of them, in this order."""
         # Keys in the order frames always had: type, generation_id, then the frame's fields.
         head = {"type": "", "generation_id": str(self.generation_id)}
-        messages = [{"type": EVENT_TYPE, "frame": head | frame} for frame in frames]
-        if len(messages) > 1 and _consumer_takes_batches():
-            messages = [{"type": BATCH_EVENT_TYPE, "frames": [m["frame"] for m in messages]}]
-        layer = self.channel_layer
-        if _is_in_memory(layer):
-            try:
-                await _in_memory_group_send(layer, self.group, messages)
-            except Exception:
-                kinds = ", ".join(sorted({frame["type"] for frame in frames}))
-                logger.exception("Could not publish %s for %s", kinds, self.generation_id)
+        frames = [head | frame for frame in frames]
+        if len(frames) == 1:
+            message = {"type": EVENT_TYPE, "frame": frames[0]}
+        else:
+            message = {"type": BATCH_EVENT_TYPE, "frames": frames}
+        _deliver_locally(self.group, message)
+        if not await self._may_have_remote_followers():
             return
-        for message in messages:  # each frame on its own: one failure loses only that frame
-            try:
-                await layer.group_send(self.group, message)
-            except Exception:
-                frame_type = message["frame"]["type"] if "frame" in message else "frames"
-                logger.exception("Could not publish %s for %s", frame_type, self.generation_id)
+        try:
+            await self.channel_layer.group_send(self.group, message | {"origin": PROCESS_ID})
+        except Exception:
+            kinds = ", ".join(sorted({frame["type"] for frame in frames}))
+            logger.exception("Could not publish %s for %s", kinds, self.generation_id)
+
+    async def look_for_remote_followers(self) -> None:
+        """Find out whether a socket of another process follows this generation. A run calls
+        it after claiming the generation: a socket that joined the group before the claim is
+        seen here, and one that joins after it finds the run and asks it for a snapshot."""
+        self.remote_followers = await _group_has_other_processes(self.channel_layer, self.group)
+        self.looked_at = time.monotonic()
+
+    def remote_follower_joined(self) -> None:
+        self.remote_followers = True
+
+    async def _may_have_remote_followers(self) -> bool:
+        if isinstance(self.channel_layer, InMemoryChannelLayer):
+            return False  # one process only
+        if self.remote_followers is None or self.remote_followers:
+            return True
+        if time.monotonic() - self.looked_at >= REMOTE_FOLLOWERS_RECHECK_SECONDS:
+            await self.look_for_remote_followers()
+        return bool(self.remote_followers)
 
 
-_batches: bool | None = None
-
-
-def _consumer_takes_batches() -> bool:
-    global _batches
-    if _batches is None:
-        from generations.consumers import GenerationConsumer  # imports this module
-
-        _batches = callable(getattr(GenerationConsumer, BATCH_EVENT_TYPE.replace(".", "_"), None))
-    return _batches
-
-
-# --------------------------------------------------------------------------- in-memory layer
-
-
-def _is_in_memory(layer) -> bool:
-    return type(layer) is InMemoryChannelLayer and isinstance(getattr(layer, "groups", None), dict)
-
-
-_last_sweep: "weakref.WeakKeyDictionary[InMemoryChannelLayer, float]" = weakref.WeakKeyDictionary()
-
-
-async def _in_memory_group_send(layer: InMemoryChannelLayer, group: str, messages: list) -> None:
-    """InMemoryChannelLayer.group_send without its per-call costs.
-
-    It sweeps all channels and groups for expired entries (O(sockets) per frame, for entries
-    that live 60 s) and starts a task per member for a send that never waits. Here the sweep
-    runs at most once a second and each member gets the same `send` (a copy of the message on
-    its queue; a full queue drops the frame, as group_send does).
-    """
-    layer.require_valid_group_name(group)
-    now = time.monotonic()
-    if now - _last_sweep.get(layer, 0.0) >= IN_MEMORY_SWEEP_SECONDS:
-        _last_sweep[layer] = now
-        layer._clean_expired()
-    for channel in list(layer.groups.get(group, ())):
-        for message in messages:
-            with contextlib.suppress(ChannelFull):
-                await layer.send(channel, message)
+async def _group_has_other_processes(layer, group: str) -> bool:
+    """True if a channel of another process is in the group (or if this layer cannot tell)."""
+    if isinstance(layer, InMemoryChannelLayer):
+        return False
+    if not _has_process_queue(layer):
+        return True
+    try:
+        key = layer._group_key(group)
+        connection = layer.connection(layer.consistent_hash(group))
+        # Members older than the layer's group expiry are gone for group_send too.
+        members = await connection.zrangebyscore(key, time.time() - layer.group_expiry, "+inf")
+    except Exception:
+        logger.exception("Could not read the followers of %s; publishing to all", group)
+        return True
+    own = f"specific.{layer.client_prefix}!"
+    return any(not member.decode().startswith(own) for member in members)
 
 
 # --------------------------------------------------------------------------- back-pressure
@@ -166,10 +207,15 @@ def interval_factor(channel_layer=None) -> float:
 
 
 def _has_process_queue(layer) -> bool:
-    # channels-redis's RedisChannelLayer: one sorted set per process ("<prefix>specific.<id>!").
+    # channels-redis's RedisChannelLayer: one sorted set per process ("<prefix>specific.<id>!"),
+    # and a sorted set of channel names per group.
     return (
         type(layer).__name__ == "RedisChannelLayer"
         and isinstance(getattr(layer, "client_prefix", None), str)
         and isinstance(getattr(layer, "prefix", None), str)
-        and callable(getattr(layer, "connection", None))
+        and isinstance(getattr(layer, "group_expiry", None), int)
+        and all(callable(getattr(layer, name, None)) for name in _REDIS_LAYER_METHODS)
     )
+
+
+_REDIS_LAYER_METHODS = ("connection", "consistent_hash", "_group_key")

@@ -397,6 +397,7 @@ class GenerationRunner:
         )
         if not pending:
             return False
+        await run.publisher.look_for_remote_followers()
         generation, image_data_url = await _db(_load_generation, generation_id=run.id)
         run.messages = build_messages(
             stack=generation.stack,

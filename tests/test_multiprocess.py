@@ -6,7 +6,7 @@ import json
 import pytest
 import websockets
 
-from generations.standin import sample_page, wrap_in_prose
+from generations.standin import Fault, sample_page, wrap_in_prose
 from tests.support import Follower, data_url, png_bytes
 
 pytestmark = pytest.mark.e2e
@@ -60,6 +60,71 @@ async def test_resume_on_another_process_is_exact(daphne, standin, shared_stack)
         assert follower.texts[variant["index"]] == long_page(variant["model"])
     stored = b.get(f"/api/generations/{generation_id}").json()["data"]
     assert all(v["status"] == "completed" for v in stored["variants"])
+
+
+async def test_followers_in_both_processes_get_every_frame_once(daphne, standin, shared_stack):
+    # A's own socket gets frames in process; B's through Redis, once B asked A for a snapshot.
+    # A's socket is in the Redis group too, and must not get those frames a second time.
+    standin.text_for = long_page
+    standin.chunks_per_second = 80
+    a, b = daphne(shared_stack), daphne(shared_stack)
+    ws, started = await start_on(a)
+    generation_id = started["generation_id"]
+    frames = [started]
+    while (frame := json.loads(await ws.recv()))["type"] != "variant.chunk":
+        frames.append(frame)
+    frames.append(frame)
+    ws_b = await connect(b)
+    await ws_b.send(json.dumps({"type": "subscribe", "generation_id": generation_id}))
+    on_b = Follower()
+    watching_b = asyncio.create_task(follow_until_finished(ws_b, on_b, generation_id))
+    while frames[-1]["type"] != "generation.finished":
+        frames.append(json.loads(await asyncio.wait_for(ws.recv(), 60)))
+    await watching_b
+
+    texts: dict[int, str] = {}
+    for frame in frames:
+        if frame["type"] == "variant.chunk":
+            held = texts.setdefault(frame["index"], "")
+            assert frame["offset"] == len(held), "every chunk exactly once, in order"
+            texts[frame["index"]] = held + frame["delta"]
+    assert [f["type"] for f in frames].count("variant.completed") == 4
+    assert on_b.status == "completed"
+    assert on_b.gaps == 0
+    for variant in started["variants"]:
+        assert texts[variant["index"]] == on_b.texts[variant["index"]] == long_page(
+            variant["model"]
+        )
+    await ws_b.close()
+    await ws.close()
+
+
+async def test_a_follower_in_another_process_sees_a_retry_run_from_its_start(
+    daphne, standin, shared_stack
+):
+    # B follows a finished generation; A retries it: A's run must find B's socket by itself.
+    standin.text_for = long_page
+    standin.chunks_per_second = 80
+    standin.add_fault("gpt-4.1-mini-2025-04-14", Fault(status=400, message="Bad request"))
+    a, b = daphne(shared_stack), daphne(shared_stack)
+    ws, started = await start_on(a)
+    generation_id = started["generation_id"]
+    await follow_until_finished(ws, Follower(), generation_id)
+    ws_b = await connect(b)
+    await ws_b.send(json.dumps({"type": "subscribe", "generation_id": generation_id}))
+    on_b = Follower()
+    on_b.apply(json.loads(await ws_b.recv()))
+    assert on_b.status == "partial"
+    assert on_b.statuses[2] == "failed"
+
+    await ws.send(json.dumps({"type": "retry", "generation_id": generation_id}))
+    on_b.status = None  # from here B waits for the retry's end
+    await follow_until_finished(ws_b, on_b, generation_id)
+    assert on_b.status == "completed"
+    assert on_b.gaps == 0, "B got the retry's frames from its first chunk"
+    assert on_b.texts[2] == long_page("gpt-4.1-mini-2025-04-14")
+    await ws_b.close()
+    await ws.close()
 
 
 async def test_cancel_sent_to_another_process_stops_the_run(daphne, standin, shared_stack):
