@@ -15,6 +15,26 @@ from tests.support import (
 )
 
 
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup):
+    yield
+    # PostgreSQL refuses to drop the test database while any session is open in it: close the
+    # connections that async tests and the runner opened in their worker threads, then the
+    # pool's, before pytest-django drops it.
+    import asyncio
+
+    from asgiref.sync import sync_to_async
+    from django.db import connections
+
+    from generations.runner import _results_thread
+
+    asyncio.run(sync_to_async(connections.close_all, thread_sensitive=True)())
+    _results_thread.submit(connections.close_all).result()
+    for connection in connections.all():
+        if getattr(connection, "pool", None) is not None:
+            connection.close_pool()
+
+
 @pytest.fixture(scope="module")
 def browser():
     """A headless Chromium for one test module's browser tests."""
