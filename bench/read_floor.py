@@ -94,6 +94,7 @@ def main() -> None:
     from generations import model_client
 
     messages = [{"role": "user", "content": "Make the page."}]
+    encoded = model_client.encode_messages(messages)
     try:
         print("| reader | chunks | wall s | reader µs/chunk | fake µs/chunk |")
         print("| --- | --: | --: | --: | --: |")
@@ -102,7 +103,7 @@ def main() -> None:
                 measure(
                     f"raw + jiter, {n} streams",
                     fake,
-                    lambda n=n: asyncio.run(read_raw(model_client, n, messages)),
+                    lambda n=n: asyncio.run(read_raw(model_client, n, encoded)),
                 )
 
                 async def sdk(n=n) -> int:

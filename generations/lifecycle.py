@@ -15,7 +15,7 @@ from channels.db import database_sync_to_async
 from django.conf import settings
 from django.utils import timezone
 
-from generations import services, spool
+from generations import model_client, services, spool
 from generations.control import listener
 from generations.models import MISSED_HEARTBEATS, GenerationStatus
 from generations.publisher import GroupPublisher
@@ -95,3 +95,4 @@ async def _drain_then_settle(grace: float) -> None:
         task.cancel()
     if others:
         await asyncio.wait(others, timeout=5)
+    await model_client.close_client()

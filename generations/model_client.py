@@ -4,6 +4,7 @@ the mapping of every way a call can fail onto what the runner should do next."""
 import asyncio
 import contextlib
 import email.utils
+import json
 import time
 import weakref
 from collections.abc import AsyncIterator, Callable
@@ -14,6 +15,7 @@ import httpx2
 import jiter
 import openai
 from django.conf import settings
+from openai.types.chat import ChatCompletionChunk
 
 from generations import demo
 
@@ -90,10 +92,17 @@ def client() -> openai.AsyncOpenAI:
     return _clients[loop]
 
 
+async def close_client() -> None:
+    """Close this event loop's client and its kept-alive connections (at shutdown)."""
+    opened = _clients.pop(asyncio.get_running_loop(), None)
+    if opened is not None:
+        await opened.close()
+
+
 async def stream_completion(
     *,
     model: str,
-    messages: list[dict],
+    messages: bytes,
     max_tokens: int,
     on_delta: Callable[[str], None],
     requests_made: list[int],
@@ -102,7 +111,8 @@ async def stream_completion(
 
     Returns when the model sent a finish_reason; raises a ModelCallError otherwise. Cancelling
     the awaiting task closes the HTTP stream, so the API stops producing (and billing) tokens.
-    `requests_made[0]` grows by one for every HTTP request, retries included.
+    `requests_made[0]` grows by one for every HTTP request, retries included. `messages` is
+    the JSON from `encode_messages`.
 
     The request goes through the SDK (auth, base URL, request-phase errors), but the answer is
     read as the raw SSE byte stream and each `data:` payload parsed with jiter into plain
@@ -113,7 +123,7 @@ async def stream_completion(
         model=model, messages=messages, max_tokens=max_tokens, requests_made=requests_made
     ) as response:
         try:
-            async for chunk in _sse_payloads(response.http_response):
+            async for chunk in _sse_payloads(response):
                 if chunk.get("error"):
                     # An error event mid-stream (the SDK raises APIError for it).
                     raise StreamBroken("The stream broke: APIError")
@@ -207,22 +217,47 @@ def _usage_field(usage: object, name: str) -> int | None:
     return value if isinstance(value, int) else None
 
 
+def encode_messages(messages: list[dict]) -> bytes:
+    """The messages as JSON, once per generation: they hold the screenshot's data URL (hundreds
+    of KB), which the SDK would otherwise encode again for every variant and every retry."""
+    return json.dumps(messages, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def _request_body(*, model: str, messages: bytes, max_tokens: int) -> bytes:
+    # The chat completion parameters that `chat.completions.create` would send, around the
+    # already encoded messages.
+    head = {"model": model, "messages": None}
+    tail = {
+        "temperature": 0,
+        "max_tokens": max_tokens,
+        "stream": True,
+        "stream_options": {"include_usage": True},
+    }
+    head_json = json.dumps(head, ensure_ascii=False, separators=(",", ":")).encode()
+    tail_json = json.dumps(tail, separators=(",", ":")).encode()
+    return head_json[: -len(b"null}")] + messages + b"," + tail_json[1:]
+
+
 @contextlib.asynccontextmanager
-async def _open_stream(*, model, messages, max_tokens, requests_made):
+async def _open_stream(*, model, messages: bytes, max_tokens, requests_made):
     """Send the request, retrying passing refusals with backoff and honouring Retry-After;
-    yield the raw streaming response and close it (and its connection, if unread) on exit."""
+    yield the raw streaming response and close it (and its connection, if unread) on exit.
+
+    Sent with the SDK's public `post` (its auth, base URL, headers and error types, as
+    `create` uses them) with the body already encoded.
+    """
+    body = _request_body(model=model, messages=messages, max_tokens=max_tokens)
     for retry in range(REQUEST_RETRIES + 1):
         requests_made[0] += 1
-        opening = client().chat.completions.with_streaming_response.create(
-            model=model,
-            messages=messages,
-            temperature=0,
-            max_tokens=max_tokens,
-            stream=True,
-            stream_options={"include_usage": True},
-        )
         try:
-            response = await opening.__aenter__()
+            # Not iterated: only its `response` is read, as raw server-sent events.
+            stream = await client().post(
+                "/chat/completions",
+                cast_to=ChatCompletionChunk,
+                content=body,
+                stream=True,
+                stream_cls=openai.AsyncStream[ChatCompletionChunk],
+            )
         except (openai.APIError, aiohttp.ClientError) as error:
             refusal = classify_request_error(error)
             if not refusal.worth_retrying or retry == REQUEST_RETRIES:
@@ -230,9 +265,9 @@ async def _open_stream(*, model, messages, max_tokens, requests_made):
             await asyncio.sleep(refusal.retry_after or RETRY_BACKOFF_SECONDS[retry])
             continue
         try:
-            yield response
+            yield stream.response
         finally:
-            await opening.__aexit__(None, None, None)
+            await stream.response.aclose()
         return
     raise AssertionError("unreachable")
 

@@ -97,7 +97,7 @@ class LiveGeneration:
     id: uuid.UUID
     publisher: GroupPublisher
     deadline: float
-    messages: list[dict] = field(default_factory=list)
+    messages: bytes = b""  # encode_messages(): the same for every variant and attempt
     variants: dict[int, LiveVariant] = field(default_factory=dict)
     # Set when the run is stopped from outside: `cancelled` by a user, `interrupted` by shutdown.
     stop_status: str | None = None
@@ -399,10 +399,12 @@ class GenerationRunner:
             return False
         await run.publisher.look_for_remote_followers()
         generation, image_data_url = await _db(_load_generation, generation_id=run.id)
-        run.messages = build_messages(
-            stack=generation.stack,
-            image_data_url=image_data_url,
-            instructions=generation.instructions,
+        run.messages = model_client.encode_messages(
+            build_messages(
+                stack=generation.stack,
+                image_data_url=image_data_url,
+                instructions=generation.instructions,
+            )
         )
         run.variants = {v.index: LiveVariant(index=v.index, chain=v.chain) for v in pending}
         return True

@@ -66,9 +66,10 @@ def live_models(settings, standin):
 
 
 @pytest.fixture
-def connect():
+async def connect():
     """Open WebsocketCommunicators to the app, as a browser on an allowed origin would."""
     from clonegen.asgi import application
+    from generations import model_client
 
     async def _connect(origin: bytes = b"http://127.0.0.1:8000", cookie: str | None = None):
         headers = [(b"origin", origin)]
@@ -79,7 +80,9 @@ def connect():
         assert connected
         return communicator
 
-    return _connect
+    yield _connect
+    # The test's event loop ends with the test: close its model client's pooled connections.
+    await model_client.close_client()
 
 
 @pytest.fixture

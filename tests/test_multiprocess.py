@@ -92,8 +92,8 @@ async def test_followers_in_both_processes_get_every_frame_once(daphne, standin,
     assert on_b.status == "completed"
     assert on_b.gaps == 0
     for variant in started["variants"]:
-        assert texts[variant["index"]] == on_b.texts[variant["index"]] == long_page(
-            variant["model"]
+        assert (
+            texts[variant["index"]] == on_b.texts[variant["index"]] == long_page(variant["model"])
         )
     await ws_b.close()
     await ws.close()
