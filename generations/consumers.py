@@ -48,14 +48,19 @@ class GenerationConsumer(AsyncWebsocketConsumer):
         self.channel_receive = functools.partial(self.channel_layer.receive, self.channel_name)
         self.base_send = send
         self.inbox = publisher.Inbox(maxsize=_layer_capacity())
-        with contextlib.suppress(StopConsumer):  # the socket closed
-            await await_many_dispatch(
-                [receive, self.channel_receive, self.inbox.get], self.dispatch
-            )
+        try:
+            with contextlib.suppress(StopConsumer):  # the socket closed
+                await await_many_dispatch(
+                    [receive, self.channel_receive, self.inbox.get], self.dispatch
+                )
+        finally:
+            # Also when the server cancels this socket's task without a disconnect.
+            for group in getattr(self, "followed", ()):
+                publisher.unfollow_locally(group, self.inbox)
 
     async def dispatch(self, message: dict) -> None:
         kind = message.get("type")
-        if kind == publisher.EVENT_TYPE or kind == publisher.BATCH_EVENT_TYPE:
+        if kind in (publisher.EVENT_TYPE, publisher.BATCH_EVENT_TYPE):
             # Already delivered through this socket's inbox.
             if message.get("origin") == publisher.PROCESS_ID:
                 return

@@ -224,18 +224,23 @@ def encode_messages(messages: list[dict]) -> bytes:
 
 
 def _request_body(*, model: str, messages: bytes, max_tokens: int) -> bytes:
-    # The chat completion parameters that `chat.completions.create` would send, around the
-    # already encoded messages.
-    head = {"model": model, "messages": None}
-    tail = {
+    """The JSON that `chat.completions.create` would send, around the encoded messages."""
+    options = {
         "temperature": 0,
         "max_tokens": max_tokens,
         "stream": True,
         "stream_options": {"include_usage": True},
     }
-    head_json = json.dumps(head, ensure_ascii=False, separators=(",", ":")).encode()
-    tail_json = json.dumps(tail, separators=(",", ":")).encode()
-    return head_json[: -len(b"null}")] + messages + b"," + tail_json[1:]
+    return b"".join(
+        (
+            b'{"model":',
+            json.dumps(model, ensure_ascii=False).encode(),
+            b',"messages":',
+            messages,
+            b",",
+            json.dumps(options, separators=(",", ":")).encode()[1:],  # without its "{"
+        )
+    )
 
 
 @contextlib.asynccontextmanager

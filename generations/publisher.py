@@ -44,11 +44,15 @@ class Inbox(asyncio.Queue):
     (so they are sent in order with everything else it sends). Bounded like a layer channel:
     a socket that stops reading loses live frames, never the process's memory."""
 
+    dropped = 0
+
     def offer(self, message: dict) -> None:
         try:
             self.put_nowait(message)
         except asyncio.QueueFull:
-            logger.warning("A socket fell %d messages behind; dropping a frame", self.maxsize)
+            self.dropped += 1
+            if self.dropped == 1:  # once per socket: the client re-subscribes on the gap
+                logger.warning("A socket fell %d messages behind; dropping frames", self.maxsize)
 
 
 _local: dict[str, "weakref.WeakSet[Inbox]"] = {}

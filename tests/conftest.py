@@ -16,22 +16,23 @@ from tests.support import (
 
 
 @pytest.fixture(scope="session")
-def django_db_setup(django_db_setup):
+def django_db_setup(django_db_setup, django_db_blocker):
     yield
-    # PostgreSQL refuses to drop the test database while any session is open in it: close the
-    # connections that async tests and the runner opened in their worker threads, then the
-    # pool's, before pytest-django drops it.
-    import asyncio
+    # PostgreSQL refuses to drop the test database while any session is open in it, and worker
+    # threads of finished test event loops may still hold one: end the other sessions, then
+    # close this one and the pool, before pytest-django drops the database.
+    from django.db import connection
 
-    from asgiref.sync import sync_to_async
-    from django.db import connections
-
-    from generations.runner import _results_thread
-
-    asyncio.run(sync_to_async(connections.close_all, thread_sensitive=True)())
-    _results_thread.submit(connections.close_all).result()
-    for connection in connections.all():
-        if getattr(connection, "pool", None) is not None:
+    if connection.vendor != "postgresql":
+        return
+    with django_db_blocker.unblock():
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        connection.close()
+        if connection.pool is not None:
             connection.close_pool()
 
 
