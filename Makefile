@@ -51,10 +51,12 @@ test-embedded: $(BIN)/activate ## the whole suite on the embedded stack (SQLite,
 	DJANGO_DEBUG=1 $(BIN)/python manage.py makemigrations --check --dry-run
 	$(BIN)/pytest
 
+# Not again: UI and pure unit tests, and the tests that choose PostgreSQL and Redis themselves.
 test-stack: $(BIN)/activate ## the suite again on PostgreSQL + Redis (UI and pure unit tests once is enough)
 	DATABASE_URL=$(TEST_POSTGRES_URL) REDIS_URL=$(TEST_REDIS_URL) $(BIN)/pytest -m "not ui" \
 		--ignore=tests/test_multiprocess.py --ignore=tests/test_extraction.py \
-		--ignore=tests/test_images.py --ignore=tests/test_catalog.py
+		--ignore=tests/test_images.py --ignore=tests/test_catalog.py \
+		--deselect=tests/test_transfer.py::test_round_trip_sqlite_to_postgresql_to_sqlite
 
 lint: $(BIN)/activate ## ruff over the whole tree
 	$(BIN)/ruff check .

@@ -112,21 +112,34 @@ def shared_stack():
 def daphne(tmp_path, standin, server_stack):
     """Start real daphne processes sharing one database, all talking to the stand-in."""
     started = []
+    migrated = set()
 
-    def _start(stack: dict | None = None, **env) -> DaphneProcess:
+    def _start(stack: dict | None = None, wait: bool = True, **env) -> DaphneProcess:
+        stack = stack or server_stack
         server = DaphneProcess(
             tmp_path,
             {
                 "OPENAI_API_KEY": TEST_API_KEY,
                 "OPENAI_BASE_URL": standin.base_url,
-                **(stack or server_stack),
+                **stack,
                 **env,
             },
         )
-        server.migrate()
-        started.append(server.start())
+        database = stack.get("DATABASE_URL", "")  # the SQLite file in tmp_path when empty
+        if database not in migrated:  # a second process on the same database skips it
+            server.migrate()
+            migrated.add(database)
+        started.append(server.start(wait=wait))
         return server
 
+    def _pair(stack: dict | None = None, **env) -> tuple[DaphneProcess, DaphneProcess]:
+        """Two processes on one database, started side by side."""
+        first, second = _start(stack, wait=False, **env), _start(stack, wait=False, **env)
+        first.wait_ready()
+        second.wait_ready()
+        return first, second
+
+    _start.pair = _pair
     yield _start
     for server in started:
         server.stop()

@@ -120,7 +120,8 @@ class DaphneProcess:
             check=True,
         )
 
-    def start(self) -> "DaphneProcess":
+    def start(self, wait: bool = True) -> "DaphneProcess":
+        """Spawn daphne; unless `wait` is False, return once it answers."""
         self.log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen(
             [
@@ -142,7 +143,8 @@ class DaphneProcess:
             stdout=self.log,
             stderr=subprocess.STDOUT,
         )
-        self.wait_ready()
+        if wait:
+            self.wait_ready()
         return self
 
     def wait_ready(self, timeout: float = 30) -> None:

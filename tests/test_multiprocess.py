@@ -41,7 +41,7 @@ async def follow_until_finished(ws, follower: Follower, generation_id: str) -> N
 async def test_resume_on_another_process_is_exact(daphne, standin, shared_stack):
     standin.text_for = long_page
     standin.chunks_per_second = 80
-    a, b = daphne(shared_stack), daphne(shared_stack)
+    a, b = daphne.pair(shared_stack)
     ws, started = await start_on(a)
     generation_id = started["generation_id"]
     follower = Follower()
@@ -67,7 +67,7 @@ async def test_followers_in_both_processes_get_every_frame_once(daphne, standin,
     # A's socket is in the Redis group too, and must not get those frames a second time.
     standin.text_for = long_page
     standin.chunks_per_second = 80
-    a, b = daphne(shared_stack), daphne(shared_stack)
+    a, b = daphne.pair(shared_stack)
     ws, started = await start_on(a)
     generation_id = started["generation_id"]
     frames = [started]
@@ -106,7 +106,7 @@ async def test_a_follower_in_another_process_sees_a_retry_run_from_its_start(
     standin.text_for = long_page
     standin.chunks_per_second = 80
     standin.add_fault("gpt-4.1-mini-2025-04-14", Fault(status=400, message="Bad request"))
-    a, b = daphne(shared_stack), daphne(shared_stack)
+    a, b = daphne.pair(shared_stack)
     ws, started = await start_on(a)
     generation_id = started["generation_id"]
     await follow_until_finished(ws, Follower(), generation_id)
@@ -118,19 +118,20 @@ async def test_a_follower_in_another_process_sees_a_retry_run_from_its_start(
     assert on_b.statuses[2] == "failed"
 
     await ws.send(json.dumps({"type": "retry", "generation_id": generation_id}))
+    assert json.loads(await ws.recv())["type"] == "generation.snapshot"
+    await ws.close()  # the run goes on without the socket that asked for it
     on_b.status = None  # from here B waits for the retry's end
     await follow_until_finished(ws_b, on_b, generation_id)
     assert on_b.status == "completed"
     assert on_b.gaps == 0, "B got the retry's frames from its first chunk"
     assert on_b.texts[2] == long_page("gpt-4.1-mini-2025-04-14")
     await ws_b.close()
-    await ws.close()
 
 
 async def test_cancel_sent_to_another_process_stops_the_run(daphne, standin, shared_stack):
     standin.text_for = long_page
     standin.chunks_per_second = 40
-    a, b = daphne(shared_stack), daphne(shared_stack)
+    a, b = daphne.pair(shared_stack)
     ws, started = await start_on(a)
     while json.loads(await ws.recv())["type"] != "variant.chunk":
         pass
@@ -148,8 +149,7 @@ async def test_cancel_sent_to_another_process_stops_the_run(daphne, standin, sha
 async def test_kill_9_of_one_process_only_interrupts_its_own_work(daphne, standin, shared_stack):
     standin.text_for = long_page
     standin.chunks_per_second = 30
-    a = daphne(shared_stack, **FAST_HEARTBEAT)
-    b = daphne(shared_stack, **FAST_HEARTBEAT)
+    a, b = daphne.pair(shared_stack, **FAST_HEARTBEAT)
     ws_a, on_a = await start_on(a)
     ws_b, on_b = await start_on(b)
     while json.loads(await ws_a.recv())["type"] != "variant.chunk":

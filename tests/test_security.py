@@ -196,8 +196,7 @@ async def test_rate_limit_applies_to_socket_and_rest_alike(live_models, connect,
 
 @pytest.mark.e2e
 def test_rate_limit_is_shared_by_processes(daphne):
-    first = daphne(CLONEGEN_RATE_LIMIT="2/hour")
-    second = daphne(CLONEGEN_RATE_LIMIT="2/hour")
+    first, second = daphne.pair(CLONEGEN_RATE_LIMIT="2/hour")
     body = {"image": data_url(png_bytes())}
     assert first.post("/api/generations", json=body).status_code == 202
     assert second.post("/api/generations", json=body).status_code == 202
