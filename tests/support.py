@@ -229,6 +229,18 @@ class Follower:
         return self.status not in (None, "started", "running") and not self.needs_snapshot
 
 
+def rebuild_texts(frames: list[dict]) -> dict[int, str]:
+    """Each variant's text from the chunk frames of one socket, which must each arrive exactly
+    once and in order."""
+    texts: dict[int, str] = {}
+    for frame in frames:
+        if frame["type"] == "variant.chunk":
+            held = texts.setdefault(frame["index"], "")
+            assert frame["offset"] == len(held), "chunks must arrive in order, without gaps"
+            texts[frame["index"]] = held + frame["delta"]
+    return texts
+
+
 async def generate_to_the_end(communicator) -> str:
     """Start a generation of a small PNG on `communicator`, read its frames until it finishes,
     and return its id."""

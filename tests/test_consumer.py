@@ -6,7 +6,7 @@ import pytest
 
 from generations.catalog import max_tokens_for
 from generations.models import Generation, GenerationStatus, VariantStatus
-from tests.support import DEFAULT_MODELS, data_url, html_inside, png_bytes
+from tests.support import DEFAULT_MODELS, data_url, html_inside, png_bytes, rebuild_texts
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -18,16 +18,6 @@ async def receive_until_finished(communicator, timeout: float = 30) -> list[dict
         frames.append(frame)
         if frame["type"] in ("generation.finished", "error"):
             return frames
-
-
-def rebuild_texts(frames: list[dict]) -> dict[int, str]:
-    texts: dict[int, str] = {}
-    for frame in frames:
-        if frame["type"] == "variant.chunk":
-            held = texts.setdefault(frame["index"], "")
-            assert frame["offset"] == len(held), "chunks must arrive in order, without gaps"
-            texts[frame["index"]] = held + frame["delta"]
-    return texts
 
 
 async def test_generate_streams_four_variants_and_stores_them(live_models, connect):

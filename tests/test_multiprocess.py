@@ -7,7 +7,7 @@ import pytest
 import websockets
 
 from generations.standin import Fault, sample_page, wrap_in_prose
-from tests.support import Follower, data_url, png_bytes
+from tests.support import Follower, data_url, png_bytes, rebuild_texts
 
 pytestmark = pytest.mark.e2e
 ORIGIN = "http://127.0.0.1"
@@ -82,12 +82,7 @@ async def test_followers_in_both_processes_get_every_frame_once(daphne, standin,
         frames.append(json.loads(await asyncio.wait_for(ws.recv(), 60)))
     await watching_b
 
-    texts: dict[int, str] = {}
-    for frame in frames:
-        if frame["type"] == "variant.chunk":
-            held = texts.setdefault(frame["index"], "")
-            assert frame["offset"] == len(held), "every chunk exactly once, in order"
-            texts[frame["index"]] = held + frame["delta"]
+    texts = rebuild_texts(frames)  # every chunk exactly once, in order
     assert [f["type"] for f in frames].count("variant.completed") == 4
     assert on_b.status == "completed"
     assert on_b.gaps == 0
