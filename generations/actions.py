@@ -16,8 +16,9 @@ from generations.catalog import configured_variants
 from generations.errors import CONFLICT, INVALID_FIELD, SHUTTING_DOWN, AppError
 from generations.images import Screenshot, decode_screenshot
 from generations.models import Generation, GenerationStatus, Stack
+from generations.process import RUNNER_ID
 from generations.publisher import GroupPublisher
-from generations.runner import RUNNER_ID, runner
+from generations.runner import runner
 
 MAX_INSTRUCTIONS_CHARS = 4000
 # A generation in these states has no model running and no result still to come.

@@ -21,6 +21,7 @@ from django.conf import settings
 from generations import actions, control, publisher, selectors
 from generations.access import Requester
 from generations.errors import INTERNAL_ERROR, INVALID_JSON, UNKNOWN_TYPE, AppError
+from generations.process import RUNNER_ID
 from generations.publisher import group_name
 from generations.selectors import parse_generation_id
 from generations.snapshots import generation_started_frame, snapshot_frame, snapshot_of
@@ -62,7 +63,7 @@ class GenerationConsumer(AsyncWebsocketConsumer):
         kind = message.get("type")
         if kind in (publisher.EVENT_TYPE, publisher.BATCH_EVENT_TYPE):
             # Already delivered through this socket's inbox.
-            if message.get("origin") == publisher.PROCESS_ID:
+            if message.get("origin") == RUNNER_ID:
                 return
             # A forwarded frame touches no database: skip the close_old_connections thread
             # hop that channels' dispatch makes before every handler.

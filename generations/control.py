@@ -13,8 +13,9 @@ from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 
 from generations import selectors
+from generations.process import RUNNER_ID
 from generations.publisher import EVENT_TYPE
-from generations.runner import RUNNER_ID, live_generations, runner
+from generations.runner import live_generations, runner
 from generations.snapshots import snapshot_of
 
 logger = logging.getLogger(__name__)

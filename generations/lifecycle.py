@@ -18,8 +18,9 @@ from django.utils import timezone
 from generations import model_client, services, spool
 from generations.control import listener
 from generations.models import MISSED_HEARTBEATS, GenerationStatus
+from generations.process import RUNNER_ID
 from generations.publisher import GroupPublisher
-from generations.runner import RUNNER_ID, runner
+from generations.runner import runner
 from generations.tasks import tasks
 
 logger = logging.getLogger(__name__)

@@ -19,13 +19,13 @@ import weakref
 
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 
+from generations.process import RUNNER_ID
+
 logger = logging.getLogger(__name__)
 
 # The consumer's handlers for these messages are named after them (dots become underscores).
 EVENT_TYPE = "generation.frame"  # {"type": ..., "frame": {...}}
 BATCH_EVENT_TYPE = "generation.frames"  # {"type": ..., "frames": [...]}, in order
-# Identifies this process in the messages it sends through the layer.
-PROCESS_ID = uuid.uuid4().hex
 # A runner that found no follower in another process looks again this often, in case one
 # joined without asking it for a snapshot (see GroupPublisher.remote_followers).
 REMOTE_FOLLOWERS_RECHECK_SECONDS = 1.0
@@ -113,7 +113,7 @@ class GroupPublisher:
         if not await self._may_have_remote_followers():
             return
         try:
-            await self.channel_layer.group_send(self.group, message | {"origin": PROCESS_ID})
+            await self.channel_layer.group_send(self.group, message | {"origin": RUNNER_ID})
         except Exception:
             kinds = ", ".join(sorted({frame["type"] for frame in frames}))
             logger.exception("Could not publish %s for %s", kinds, self.generation_id)

@@ -8,8 +8,6 @@ closed one changes nothing here.
 
 import asyncio
 import logging
-import os
-import socket
 import time
 import uuid
 import weakref
@@ -30,14 +28,13 @@ from generations.extraction import extract_html, postprocess_html
 from generations.images import as_data_url
 from generations.model_client import ModelCallError, ModelUnavailable, StreamBroken
 from generations.models import Generation, GenerationStatus, VariantStatus
+from generations.process import RUNNER_ID
 from generations.prompts import build_messages
 from generations.publisher import GroupPublisher, interval_factor
 from generations.tasks import tasks
 
 logger = logging.getLogger(__name__)
 
-# Names this process in the database, so another process can tell its work from ours.
-RUNNER_ID = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 STREAM_RETRY_BACKOFF_SECONDS = (1.0, 3.0)
 # Pauses between tries to commit a finished answer; after the last, it goes to the spool file.
 SAVE_RETRY_DELAYS_SECONDS = (0.2, 1.0, 3.0)
