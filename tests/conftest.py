@@ -125,7 +125,7 @@ def daphne(tmp_path, standin, server_stack):
                 **env,
             },
         )
-        database = stack.get("DATABASE_URL", "")  # the SQLite file in tmp_path when empty
+        database = server.env["DATABASE_URL"]
         if database not in migrated:  # a second process on the same database skips it
             server.migrate()
             migrated.add(database)
