@@ -12,7 +12,7 @@ DAPHNE_FLAGS := --websocket-max-message-size 16777216 --websocket-max-frame-size
 TEST_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/clonegen
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/1
 
-.PHONY: help run run-two test browser test-embedded test-stack lint format clean
+.PHONY: help run run-two superuser test browser test-embedded test-stack lint format clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-18s %s\n", $$1, $$2}'
@@ -26,6 +26,10 @@ $(BIN)/activate: requirements.txt requirements-dev.txt
 run: $(BIN)/activate ## set up, migrate and serve on http://127.0.0.1:8000 (demo mode without OPENAI_API_KEY)
 	DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(BIN)/python manage.py migrate --no-input
 	DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(BIN)/daphne $(DAPHNE_FLAGS) -b $(HOST) -p $(PORT) clonegen.asgi:application
+
+superuser: $(BIN)/activate ## create an admin login for /admin/ (same settings as `make run`)
+	DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(BIN)/python manage.py migrate --no-input
+	DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(BIN)/python manage.py createsuperuser
 
 run-two: $(BIN)/activate ## two workers on :8001 and :8002; needs DATABASE_URL (PostgreSQL) and REDIS_URL
 	@test -n "$$DATABASE_URL" -a -n "$$REDIS_URL" || { echo "set DATABASE_URL and REDIS_URL"; exit 1; }
@@ -52,7 +56,14 @@ test-embedded: $(BIN)/activate ## the whole suite on the embedded stack (SQLite,
 	$(BIN)/pytest
 
 # Not again: UI and pure unit tests, and the tests that choose PostgreSQL and Redis themselves.
-test-stack: $(BIN)/activate ## the suite again on PostgreSQL + Redis (UI and pure unit tests once is enough)
+# Runs when both services answer; skipped (and said so) when they don't, except in CI (CI=true),
+# where .ci/run starts them and a missing service is a failure.
+test-stack: $(BIN)/activate ## the suite again on PostgreSQL + Redis, when they are reachable (required in CI)
+	@if ! $(BIN)/python -m tests.services_up $(TEST_POSTGRES_URL) $(TEST_REDIS_URL); then \
+		if [ "$$CI" = true ]; then echo "CI: PostgreSQL and Redis are required"; exit 1; fi; \
+		echo "*** SKIPPED the PostgreSQL + Redis pass: no PostgreSQL or Redis at 127.0.0.1 (see above)"; \
+		exit 0; \
+	fi; \
 	DATABASE_URL=$(TEST_POSTGRES_URL) REDIS_URL=$(TEST_REDIS_URL) $(BIN)/pytest -m "not ui" \
 		--ignore=tests/test_multiprocess.py --ignore=tests/test_extraction.py \
 		--ignore=tests/test_images.py --ignore=tests/test_catalog.py \

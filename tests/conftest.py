@@ -6,6 +6,7 @@ import pytest
 from channels.testing import WebsocketCommunicator
 
 from generations.standin import Standin, StandinThread
+from tests.services_up import skip_unless_reachable
 from tests.support import (
     POSTGRES_URL,
     REDIS_URL,
@@ -104,6 +105,7 @@ def server_stack(tmp_path):
 @pytest.fixture
 def shared_stack():
     """PostgreSQL and Redis, whatever the suite runs on: several processes share them."""
+    skip_unless_reachable(POSTGRES_URL, REDIS_URL)
     with fresh_postgres_database(POSTGRES_URL) as database_url:
         yield {"DATABASE_URL": database_url, "REDIS_URL": REDIS_URL}
 

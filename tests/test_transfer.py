@@ -18,7 +18,8 @@ from django.core.management.base import CommandError
 
 from generations.models import Generation, Variant
 from tests.factories import make_generation
-from tests.support import POSTGRES_URL, REPO, fresh_postgres_database
+from tests.services_up import skip_unless_reachable
+from tests.support import POSTGRES_URL, REDIS_URL, REPO, fresh_postgres_database
 
 pytestmark = pytest.mark.django_db
 
@@ -327,6 +328,7 @@ def test_round_trip_sqlite_to_postgresql_to_sqlite(tmp_path):
     rich_generation()
     rich_generation(created_at=T0 + timedelta(days=1))
     original = export()
+    skip_unless_reachable(POSTGRES_URL, REDIS_URL)
     with fresh_postgres_database(POSTGRES_URL) as postgres_url:
         first = side_env(tmp_path / "first", f"sqlite:///{tmp_path / 'first.sqlite3'}")
         middle = side_env(tmp_path / "middle", postgres_url)
