@@ -47,9 +47,7 @@ def generation_data(generation) -> dict:
     return GenerationSerializer(generation).data
 
 
-def requester(request) -> Requester:
-    # REMOTE_ADDR is the proxy's address behind one: run daphne with --proxy-headers there.
-    return Requester.of(request.user, request.META.get("REMOTE_ADDR"))
+requester = Requester.of_request
 
 
 class HistoryPagination(PageNumberPagination):
@@ -171,7 +169,7 @@ class VariantHtmlView(ApiView):
     def get(self, request, generation_id, index):
         generation = selectors.generation_get(generation_id, requester(request))
         variant = next((v for v in generation.variants.all() if v.index == int(index)), None)
-        html = variant and (variant.html if variant.html is not None else variant.raw_html)
+        html = variant and variant.shown_html
         if html is None:
             raise AppError(NOT_FOUND, "That variant has no HTML (yet).")
         response = HttpResponse(html, content_type="text/html; charset=utf-8")
