@@ -57,3 +57,18 @@ def test_the_error_codes_are_the_contracts():
         "stream_broken",
     }
     assert Variant._meta.get_field("error_code").choices == VariantErrorCode.choices
+
+
+def test_the_admin_previews_the_shown_page_and_names_the_error(admin_client):
+    generation = make_generation(("completed", "failed", "completed", "completed"))
+    Variant.objects.filter(generation=generation, index=0).update(html=None, raw_html="<p>raw</p>")
+    Variant.objects.filter(generation=generation, index=1).update(
+        error_code=VariantErrorCode.TIMEOUT, error_message="No answer in 600 s."
+    )
+    Variant.objects.filter(generation=generation, index=2).update(cost_usd=Decimal("0.125"))
+
+    page = admin_client.get(f"/admin/generations/generation/{generation.id}/change/")
+    text = page.content.decode()
+    assert f"/api/generations/{generation.id}/variants/0/html" in text
+    assert "timeout: The model did not finish in time." in text
+    assert "$0.1250" in text
