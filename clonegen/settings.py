@@ -240,7 +240,8 @@ OPENAI_API_KEY = os.environ.get("OPENAI_API_KEY", "")
 OPENAI_BASE_URL = os.environ.get("OPENAI_BASE_URL", "") or None
 CLONEGEN_MODELS = os.environ.get("CLONEGEN_MODELS", "")
 # Enforced at request time by clonegen.middleware (pages), the API's permission class and
-# the socket consumer, so one switch covers all three.
+# generations.access (every socket action and every read goes through it), so one switch
+# covers all three.
 CLONEGEN_REQUIRE_LOGIN = env_flag("CLONEGEN_REQUIRE_LOGIN", False)
 CLONEGEN_MAX_IMAGE_MB = int(os.environ.get("CLONEGEN_MAX_IMAGE_MB", "10"))
 CLONEGEN_RATE_LIMIT = os.environ.get("CLONEGEN_RATE_LIMIT", "30/hour")

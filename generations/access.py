@@ -30,6 +30,12 @@ class Requester:
         authenticated = user is not None and user.is_authenticated
         return cls(user=user if authenticated else None, client_key=client_key(address or ""))
 
+    @classmethod
+    def of_request(cls, request) -> "Requester":
+        """The requester of a Django or DRF request (pages, the API and the admin alike)."""
+        # REMOTE_ADDR is the proxy's address behind one: run daphne with --proxy-headers there.
+        return cls.of(request.user, request.META.get("REMOTE_ADDR"))
+
 
 def client_key(address: str) -> str:
     return hmac.new(settings.SECRET_KEY.encode(), address.encode(), hashlib.sha256).hexdigest()

@@ -21,7 +21,8 @@ from generations.publisher import GroupPublisher
 from generations.runner import runner
 
 MAX_INSTRUCTIONS_CHARS = 4000
-# A generation in these states has no model running and no result still to come.
+# A cancel can still change these: a running generation stops its models; an interrupted one
+# (its process died) has its unfinished variants ended `cancelled`. Any other status is final.
 CANCELLABLE_STATUSES = (
     GenerationStatus.STARTED,
     GenerationStatus.RUNNING,

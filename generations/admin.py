@@ -3,7 +3,6 @@
 from asgiref.sync import async_to_sync
 from django.contrib import admin, messages
 from django.core.handlers.asgi import ASGIRequest
-from django.db.models import Prefetch
 from django.http import StreamingHttpResponse
 from django.utils.html import format_html
 
@@ -37,16 +36,12 @@ class ModelUsedFilter(admin.SimpleListFilter):
     parameter_name = "model"
 
     def lookups(self, request, model_admin):
-        used = Variant.objects.exclude(model="").order_by("model").values_list("model", flat=True)
-        return [(model, model) for model in used.distinct()]
+        return [(model, model) for model in selectors.models_used().distinct()]
 
     def queryset(self, request, queryset):
         if self.value() is None:
             return queryset
-        # A subquery, not a join: two variants of one generation may share a model.
-        return queryset.filter(
-            id__in=Variant.objects.filter(model=self.value()).values("generation_id")
-        )
+        return selectors.generations_using_model(queryset, self.value())
 
 
 def code_block(summary: str, code: str | None):
@@ -82,7 +77,7 @@ class VariantInline(ReadOnlyMixin, admin.StackedInline):
         "first_token_at",
         "finished_at",
         "duration_ms",
-        "error_code",
+        "error",
         "error_message",
         "preview",
         "html_code",
@@ -91,9 +86,16 @@ class VariantInline(ReadOnlyMixin, admin.StackedInline):
     ]
     readonly_fields = fields
 
+    @admin.display(description="error code")
+    def error(self, variant: Variant) -> str:
+        # The code itself, which logs and the API carry, with the hint its choice label gives.
+        if not variant.error_code:
+            return "—"
+        return f"{variant.error_code}: {variant.get_error_code_display()}"
+
     @admin.display(description="preview")
     def preview(self, variant: Variant):
-        if variant.html is None and variant.raw_html is None:
+        if variant.shown_html is None:
             return "—"
         # Untrusted markup: scripts may run, but never with this origin (no allow-same-origin),
         # and the endpoint adds its own `sandbox allow-scripts` policy.
@@ -163,12 +165,11 @@ class GenerationAdmin(ReadOnlyMixin, admin.ModelAdmin):
     readonly_fields = fields
 
     def get_queryset(self, request):
-        variants = Variant.objects.only(*LIST_VARIANT_FIELDS).order_by("index")
         return (
             super()
             .get_queryset(request)
             .select_related("owner")
-            .prefetch_related(Prefetch("variants", queryset=variants))
+            .prefetch_related(selectors.variants_prefetch(*LIST_VARIANT_FIELDS))
         )
 
     def get_search_results(self, request, queryset, search_term):
@@ -193,8 +194,8 @@ class GenerationAdmin(ReadOnlyMixin, admin.ModelAdmin):
 
     @admin.display(description="total cost")
     def total_cost(self, generation: Generation) -> str:
-        costs = [v.cost_usd for v in generation.variants.all() if v.cost_usd is not None]
-        return f"${sum(costs):.4f}" if costs else "—"
+        total = generation.total_cost_usd
+        return "—" if total is None else f"${total:.4f}"
 
     @admin.display(description="screenshot")
     def thumbnail(self, generation: Generation):

@@ -1,6 +1,7 @@
 """Stored generations and their variants; the status names every other module uses."""
 
 import uuid
+from decimal import Decimal
 
 from django.conf import settings
 from django.db import models
@@ -25,6 +26,23 @@ class VariantStatus(models.TextChoices):
     INTERRUPTED = "interrupted"
 
 
+class VariantErrorCode(models.TextChoices):
+    """Why a variant failed (contract §3, `variant.failed`); each label is the hint a person
+    reads next to the code."""
+
+    MODEL_UNAVAILABLE = (
+        "model_unavailable",
+        "None of this variant's models is available to the API key.",
+    )
+    RATE_LIMITED = "rate_limited", "The model API is rate-limiting requests."
+    QUOTA_EXCEEDED = "quota_exceeded", "The API key's quota is used up."
+    AUTH_FAILED = "auth_failed", "The model API refused the API key."
+    BAD_REQUEST = "bad_request", "The model API refused the request."
+    UPSTREAM_ERROR = "upstream_error", "The model API had an error."
+    TIMEOUT = "timeout", "The model did not finish in time."
+    STREAM_BROKEN = "stream_broken", "The model's answer kept breaking off midway."
+
+
 # A process is taken for dead once it missed this many heartbeats.
 MISSED_HEARTBEATS = 3
 # A generation in these states may still change; every other status is final until a retry.
@@ -34,6 +52,18 @@ ENDED_VARIANT_STATUSES = (
     VariantStatus.FAILED,
     VariantStatus.CANCELLED,
     VariantStatus.INTERRUPTED,
+)
+# A variant in these states still waits for, or reads, a model's answer.
+ACTIVE_VARIANT_STATUSES = (VariantStatus.PENDING, VariantStatus.STREAMING)
+# The model itself settled these: a result or a refusal. A cancelled or interrupted variant was
+# stopped from outside, so it says nothing about the model, and a cancel may still end it.
+SETTLED_VARIANT_STATUSES = (VariantStatus.COMPLETED, VariantStatus.FAILED)
+# A retry re-runs whatever did not complete: any ended generation but a completed one.
+RETRYABLE_GENERATION_STATUSES = (
+    GenerationStatus.PARTIAL,
+    GenerationStatus.FAILED,
+    GenerationStatus.CANCELLED,
+    GenerationStatus.INTERRUPTED,
 )
 
 
@@ -84,6 +114,13 @@ class Generation(models.Model):
     def __str__(self) -> str:
         return f"{self.id} ({self.status})"
 
+    @property
+    def total_cost_usd(self) -> Decimal | None:
+        """The variants' summed cost, or None while no variant has one. Reads
+        `variants.all()`, so a prefetch (selectors.variants_prefetch) makes it free."""
+        costs = [v.cost_usd for v in self.variants.all() if v.cost_usd is not None]
+        return sum(costs, Decimal("0")) if costs else None
+
 
 class Variant(models.Model):
     generation = models.ForeignKey(Generation, related_name="variants", on_delete=models.CASCADE)
@@ -107,7 +144,7 @@ class Variant(models.Model):
     first_token_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     duration_ms = models.PositiveIntegerField(null=True, blank=True)
-    error_code = models.CharField(max_length=32, blank=True)
+    error_code = models.CharField(max_length=32, blank=True, choices=VariantErrorCode.choices)
     error_message = models.TextField(blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     # USD, from usage and the price table when the variant ends; null when usage is unknown.
@@ -121,6 +158,12 @@ class Variant(models.Model):
 
     def __str__(self) -> str:
         return f"{self.generation_id}#{self.index} {self.model or self.requested_model}"
+
+    @property
+    def shown_html(self) -> str | None:
+        """The page a person sees: the post-processed HTML, else the HTML as extracted (a
+        variant whose post-processing has not been saved yet, or failed)."""
+        return self.html if self.html is not None else self.raw_html
 
     @property
     def chain(self) -> tuple[str, ...]:

@@ -3,7 +3,7 @@
 import uuid
 from datetime import timedelta
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Exists, OuterRef, Prefetch, QuerySet
 from django.utils import timezone
 
 from generations.access import Requester, visible_to
@@ -29,13 +29,31 @@ def parse_generation_id(raw: object) -> uuid.UUID:
         raise AppError(INVALID_ID) from None
 
 
+def variants_prefetch(*fields: str) -> Prefetch:
+    """A generation's variants in index order, in one query for a whole page of generations;
+    only `fields` when given (a list that never shows the page-sized text and HTML)."""
+    variants = Variant.objects.order_by("index")
+    return Prefetch("variants", queryset=variants.only(*fields) if fields else variants)
+
+
 def generation_list(requester: Requester | None = None) -> QuerySet[Generation]:
     """Return the generations `requester` may see (all, for internal callers), newest first,
     with their variants in one extra query."""
-    generations = Generation.objects.order_by("-created_at").prefetch_related(
-        Prefetch("variants", queryset=Variant.objects.order_by("index"))
-    )
+    generations = Generation.objects.order_by("-created_at").prefetch_related(variants_prefetch())
     return generations if requester is None else visible_to(generations, requester)
+
+
+def models_used() -> QuerySet:
+    """The distinct models that produced some variant, sorted (the "model used" choices)."""
+    return Variant.objects.exclude(model="").order_by("model").values_list("model", flat=True)
+
+
+def generations_using_model(generations: QuerySet[Generation], model: str) -> QuerySet[Generation]:
+    """The generations in which some variant's result came from `model`."""
+    # EXISTS rather than a join: a join would repeat a generation once per matching variant.
+    return generations.filter(
+        Exists(Variant.objects.filter(generation=OuterRef("pk"), model=model))
+    )
 
 
 def generation_get(generation_id, requester: Requester | None = None) -> Generation:

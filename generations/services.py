@@ -18,6 +18,7 @@ from generations.images import Screenshot
 from generations.models import (
     ACTIVE_GENERATION_STATUSES,
     ENDED_VARIANT_STATUSES,
+    SETTLED_VARIANT_STATUSES,
     Generation,
     GenerationStatus,
     Variant,
@@ -247,7 +248,7 @@ def generation_cancel_idle(*, generation_id) -> Generation:
     """Cancel a generation that no process runs: its unfinished variants end `cancelled`."""
     with transaction.atomic():
         Variant.objects.filter(generation_id=generation_id).exclude(
-            status__in=(VariantStatus.COMPLETED, VariantStatus.FAILED)
+            status__in=SETTLED_VARIANT_STATUSES
         ).update(status=VariantStatus.CANCELLED)
         return generation_finish_run(
             generation_id=generation_id, stopped_as=GenerationStatus.CANCELLED

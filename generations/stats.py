@@ -6,19 +6,19 @@ import statistics
 from collections import defaultdict
 from decimal import Decimal
 
-from generations.models import Variant, VariantStatus
+from django.db.models import QuerySet
 
-ENDED = (VariantStatus.COMPLETED, VariantStatus.FAILED)
+from generations.models import SETTLED_VARIANT_STATUSES, Variant, VariantStatus
 
 
 def model_stats(variants) -> list[dict]:
     """Return one row per model used, from `variants` (a Variant queryset), sorted by model.
 
-    A run is a variant that ended completed or failed with that model; cancelled and
-    interrupted ones say nothing about the model. Reads only the columns it needs.
+    A run is a variant the model settled (completed or failed); cancelled and interrupted ones
+    were stopped from outside and say nothing about the model. Reads only the columns it needs.
     """
     rows = (
-        variants.filter(status__in=ENDED)
+        variants.filter(status__in=SETTLED_VARIANT_STATUSES)
         .exclude(model="")
         .values_list(
             "model",
@@ -30,19 +30,24 @@ def model_stats(variants) -> list[dict]:
             "completion_tokens",
             "cost_usd",
             "finish_reason",
+            named=True,
         )
     )
     by_model: dict[str, list[tuple]] = defaultdict(list)
     for row in rows.iterator(chunk_size=2000):
-        by_model[row[0]].append(row)
+        by_model[row.model].append(row)
     return [_summary(model, runs) for model, runs in sorted(by_model.items())]
 
 
 def _summary(model: str, runs: list[tuple]) -> dict:
-    completed = [r for r in runs if r[2] == VariantStatus.COMPLETED]
-    durations = sorted(r[3] for r in completed if r[3] is not None)
-    first_tokens = sorted((r[5] - r[4]).total_seconds() * 1000 for r in completed if r[4] and r[5])
-    tokens = [r[6] for r in completed if r[6] is not None]
+    completed = [r for r in runs if r.status == VariantStatus.COMPLETED]
+    durations = sorted(r.duration_ms for r in completed if r.duration_ms is not None)
+    first_tokens = sorted(
+        (r.first_token_at - r.started_at).total_seconds() * 1000
+        for r in completed
+        if r.started_at and r.first_token_at
+    )
+    tokens = [r.completion_tokens for r in completed if r.completion_tokens is not None]
     return {
         "model": model,
         "runs": len(runs),
@@ -51,9 +56,11 @@ def _summary(model: str, runs: list[tuple]) -> dict:
         "p95_duration_ms": _nearest_rank(durations, 0.95),
         "median_first_token_ms": _median(first_tokens),
         "mean_completion_tokens": round(statistics.fmean(tokens), 1) if tokens else None,
-        "total_cost_usd": str(sum((r[7] for r in runs if r[7] is not None), Decimal("0"))),
-        "truncations": sum(r[8] == "length" for r in completed),
-        "fallbacks": sum(r[1] != model for r in runs),
+        "total_cost_usd": str(
+            sum((r.cost_usd for r in runs if r.cost_usd is not None), Decimal(0))
+        ),
+        "truncations": sum(r.finish_reason == "length" for r in completed),
+        "fallbacks": sum(r.requested_model != model for r in runs),
     }
 
 
@@ -67,6 +74,6 @@ def _nearest_rank(sorted_values: list[float], share: float) -> int | None:
     return round(sorted_values[max(0, math.ceil(share * len(sorted_values)) - 1)])
 
 
-def variants_of(generations) -> "Variant.objects":
+def variants_of(generations: QuerySet) -> QuerySet[Variant]:
     """The variants of a generation queryset (already narrowed to what a requester may see)."""
     return Variant.objects.filter(generation__in=generations.values("id"))

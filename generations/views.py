@@ -16,7 +16,16 @@ from generations import selectors
 from generations.access import Requester
 from generations.errors import AppError
 from generations.model_client import is_demo_mode
-from generations.models import ACTIVE_GENERATION_STATUSES, ENDED_VARIANT_STATUSES, Stack
+from generations.models import (
+    ACTIVE_GENERATION_STATUSES,
+    ACTIVE_VARIANT_STATUSES,
+    ENDED_VARIANT_STATUSES,
+    RETRYABLE_GENERATION_STATUSES,
+    GenerationStatus,
+    Stack,
+    VariantErrorCode,
+    VariantStatus,
+)
 from generations.standin import DEMO_NOTICE
 
 HISTORY_PAGE_SIZE = 24
@@ -24,22 +33,41 @@ HISTORY_PAGE_SIZE = 24
 SCREENSHOT_CACHE_CONTROL = "private, max-age=31536000, immutable"
 
 
+# A variant's status as its panel badge words it, where that differs from the status name.
+VARIANT_STATUS_LABELS = {VariantStatus.PENDING: "waiting", VariantStatus.COMPLETED: "done"}
+
+
+def page_vocabulary() -> dict:
+    """The server's names and sets the page's scripts need (static/generations/vocabulary.js
+    reads them), so the browser never keeps a copy that could drift from the models."""
+    return {
+        "generation_statuses": GenerationStatus.values,
+        "active_generation_statuses": list(ACTIVE_GENERATION_STATUSES),
+        "retryable_generation_statuses": list(RETRYABLE_GENERATION_STATUSES),
+        "variant_statuses": VariantStatus.values,
+        "active_variant_statuses": list(ACTIVE_VARIANT_STATUSES),
+        "ended_variant_statuses": list(ENDED_VARIANT_STATUSES),
+        "variant_status_labels": {
+            status: VARIANT_STATUS_LABELS.get(status, status) for status in VariantStatus.values
+        },
+        "error_hints": dict(VariantErrorCode.choices),
+        "stack_labels": dict(Stack.choices),
+    }
+
+
 def _base_context() -> dict:
     return {
         "mode": "demo" if is_demo_mode() else "live",
         "demo_notice": DEMO_NOTICE,
         "max_image_mb": settings.CLONEGEN_MAX_IMAGE_MB,
+        "vocabulary": page_vocabulary(),
     }
-
-
-def _requester(request) -> Requester:
-    return Requester.of(request.user, request.META.get("REMOTE_ADDR"))
 
 
 def _get_generation(request, generation_id):
     """The generation, if this requester may see it; 404 otherwise (ids are never confirmed)."""
     try:
-        return selectors.generation_get(generation_id, _requester(request))
+        return selectors.generation_get(generation_id, Requester.of_request(request))
     except AppError:
         raise Http404("No such generation.") from None
 
@@ -77,7 +105,9 @@ def generation_page(request, generation_id):
 @require_safe
 def history(request):
     """Past generations, newest first."""
-    paginator = Paginator(selectors.generation_list(_requester(request)), HISTORY_PAGE_SIZE)
+    paginator = Paginator(
+        selectors.generation_list(Requester.of_request(request)), HISTORY_PAGE_SIZE
+    )
     page = paginator.get_page(request.GET.get("page"))
     return render(
         request,

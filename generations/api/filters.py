@@ -7,6 +7,7 @@ from django.db.models import Exists, F, OuterRef
 from rest_framework.exceptions import ValidationError
 
 from generations.models import Generation, GenerationStatus, Variant, VariantStatus
+from generations.selectors import generations_using_model
 
 
 class UTCDateTimeFilter(django_filters.IsoDateTimeFilter):
@@ -49,9 +50,7 @@ class GenerationFilter(django_filters.FilterSet):
         fields = ["status"]
 
     def filter_model(self, queryset, name, value):
-        # EXISTS rather than a join: a join would repeat a generation once per matching variant.
-        used = Variant.objects.filter(generation=OuterRef("pk"), model=value)
-        return queryset.filter(Exists(used))
+        return generations_using_model(queryset, value)
 
     def filter_has_failed_variant(self, queryset, name, value):
         failed = Variant.objects.filter(generation=OuterRef("pk"), status=VariantStatus.FAILED)

@@ -13,6 +13,8 @@ class ErrorSerializer(serializers.Serializer):
 
 
 class VariantSerializer(serializers.ModelSerializer):
+    # The page as shown, like the socket's snapshot: post-processed, else as extracted.
+    html = serializers.CharField(source="shown_html", read_only=True, allow_null=True)
     model = serializers.SerializerMethodField()
     finish_reason = serializers.SerializerMethodField()
     error = serializers.SerializerMethodField()
@@ -80,12 +82,12 @@ class GenerationSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(serializers.DecimalField(max_digits=14, decimal_places=6, allow_null=True))
     def get_total_cost_usd(self, generation: Generation) -> str | None:
-        costs = [v.cost_usd for v in generation.variants.all() if v.cost_usd is not None]
-        return str(sum(costs)) if costs else None
+        total = generation.total_cost_usd
+        return None if total is None else str(total)
 
     def get_html(self, generation: Generation) -> str | None:
         chosen = chosen_variant(generation)
-        return chosen.html if chosen else None
+        return chosen.shown_html if chosen else None
 
     def get_model(self, generation: Generation) -> str | None:
         chosen = chosen_variant(generation)

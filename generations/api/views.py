@@ -47,11 +47,6 @@ def generation_data(generation) -> dict:
     return GenerationSerializer(generation).data
 
 
-def requester(request) -> Requester:
-    # REMOTE_ADDR is the proxy's address behind one: run daphne with --proxy-headers there.
-    return Requester.of(request.user, request.META.get("REMOTE_ADDR"))
-
-
 class HistoryPagination(PageNumberPagination):
     page_size = 20
     page_size_query_param = "page_size"
@@ -89,7 +84,7 @@ class GenerationListView(ListAPIView):
     filterset_class = GenerationFilter
 
     def get_queryset(self):
-        return selectors.generation_list(requester(self.request))
+        return selectors.generation_list(Requester.of_request(self.request))
 
     @extend_schema(
         operation_id="generations_list",
@@ -106,7 +101,7 @@ class GenerationListView(ListAPIView):
         responses={202: GENERATION_ENVELOPE, **ERRORS},
     )
     def post(self, request):
-        generation = actions.create_generation(request.data, requester(request))
+        generation = actions.create_generation(request.data, Requester.of_request(request))
         async_to_sync(actions.start_generation)(generation)
         return ok(generation_data(generation), status=202)
 
@@ -118,7 +113,9 @@ class GenerationDetailView(ApiView):
         responses={200: GENERATION_ENVELOPE, **ERRORS},
     )
     def get(self, request, generation_id):
-        return ok(generation_data(selectors.generation_get(generation_id, requester(request))))
+        return ok(
+            generation_data(selectors.generation_get(generation_id, Requester.of_request(request)))
+        )
 
 
 class GenerationRetryView(ApiView):
@@ -129,7 +126,9 @@ class GenerationRetryView(ApiView):
         responses={202: GENERATION_ENVELOPE, **ERRORS},
     )
     def post(self, request, generation_id):
-        generation = async_to_sync(actions.retry_generation)(generation_id, requester(request))
+        generation = async_to_sync(actions.retry_generation)(
+            generation_id, Requester.of_request(request)
+        )
         return ok(generation_data(generation), status=202)
 
 
@@ -141,7 +140,9 @@ class GenerationCancelView(ApiView):
         responses={202: GENERATION_ENVELOPE, **ERRORS},
     )
     def post(self, request, generation_id):
-        generation = async_to_sync(actions.cancel_generation)(generation_id, requester(request))
+        generation = async_to_sync(actions.cancel_generation)(
+            generation_id, Requester.of_request(request)
+        )
         return ok(generation_data(generation), status=202)
 
 
@@ -154,7 +155,7 @@ class GenerationChooseView(ApiView):
     )
     def post(self, request, generation_id):
         generation = actions.choose_variant(
-            generation_id, request.data.get("index"), requester(request)
+            generation_id, request.data.get("index"), Requester.of_request(request)
         )
         return ok(generation_data(generation))
 
@@ -169,9 +170,9 @@ class VariantHtmlView(ApiView):
         },
     )
     def get(self, request, generation_id, index):
-        generation = selectors.generation_get(generation_id, requester(request))
+        generation = selectors.generation_get(generation_id, Requester.of_request(request))
         variant = next((v for v in generation.variants.all() if v.index == int(index)), None)
-        html = variant and (variant.html if variant.html is not None else variant.raw_html)
+        html = variant and variant.shown_html
         if html is None:
             raise AppError(NOT_FOUND, "That variant has no HTML (yet).")
         response = HttpResponse(html, content_type="text/html; charset=utf-8")
@@ -189,7 +190,7 @@ class ModelStatsView(ApiView):
         responses={200: envelope("ModelStats", ModelStatsSerializer(many=True)), **ERRORS},
     )
     def get(self, request):
-        visible = selectors.generation_list(requester(request))
+        visible = selectors.generation_list(Requester.of_request(request))
         return ok(stats.model_stats(stats.variants_of(visible)))
 
 

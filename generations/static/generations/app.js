@@ -7,11 +7,13 @@
 import { describeImage, inspectImage } from "./image.js";
 import { formatSeconds, VariantPanel } from "./panel.js";
 import { GenerationSocket } from "./socket.js";
+import {
+  ACTIVE_GENERATION as ACTIVE,
+  ENDED_VARIANT,
+  RETRYABLE_GENERATION as RETRYABLE,
+  STACK_LABELS,
+} from "./vocabulary.js";
 
-const ACTIVE = new Set(["started", "running"]);
-const RETRYABLE = new Set(["partial", "failed", "cancelled", "interrupted"]);
-const ENDED_VARIANT = new Set(["completed", "failed", "cancelled", "interrupted"]);
-const STACK_LABELS = { html_tailwind: "HTML + Tailwind", html_css: "HTML + CSS" };
 const NOTES = {
   started: "Starting the models. Every answer is saved as it arrives: you can close this tab and come back to this address.",
   running: "Streaming. Every answer is saved as it arrives: you can close this tab and come back to this address.",
@@ -226,7 +228,7 @@ async function refreshDetails() {
             finishReason: v.finish_reason,
           });
           if (panel.status !== "completed" && !ACTIVE.has(state.status)) {
-            panel.complete({ html: v.html ?? v.raw_html, model: v.model });
+            panel.complete({ html: v.html, model: v.model });
           }
         } else if (ENDED_VARIANT.has(v.status) && !ACTIVE.has(state.status)) {
           if (panel.status !== v.status) panel.fail(v.error, v.status);
@@ -234,12 +236,9 @@ async function refreshDetails() {
         }
       }
       if (!ACTIVE.has(data.status)) setOverall(data.status, data.duration_ms);
-      if (!state.choiceFromServer && data.html != null && !ACTIVE.has(data.status)) {
-        const match = (data.variants ?? []).find((v) => v.html === data.html && v.model === data.model);
-        if (match) {
-          state.chosenIndex = match.index;
-          state.choiceFromServer = true;
-        }
+      if (!state.choiceFromServer && data.chosen_index != null && !ACTIVE.has(data.status)) {
+        state.chosenIndex = data.chosen_index;
+        state.choiceFromServer = true;
       }
       updateChoice();
     })

@@ -3,27 +3,12 @@
 // Offsets in the socket protocol count code points (Python `len`), while JS strings count
 // UTF-16 units, so each panel keeps its text and a separate code-point length.
 
-const RUNNING = new Set(["pending", "streaming", "restarting"]);
+import { ACTIVE_VARIANT, ERROR_HINTS, VARIANT_STATUS_LABELS } from "./vocabulary.js";
+
+// "restarting" is the page's own state between a `variant.restarted` frame and the next chunk;
+// the server's variant is `streaming` throughout.
+const RUNNING = new Set([...ACTIVE_VARIANT, "restarting"]);
 const PREVIEW_WIDTHS = { desktop: 1280, mobile: 390 };
-const STATUS_LABELS = {
-  pending: "waiting",
-  streaming: "streaming",
-  restarting: "restarting",
-  completed: "done",
-  failed: "failed",
-  cancelled: "cancelled",
-  interrupted: "interrupted",
-};
-const FAILURE_HINTS = {
-  model_unavailable: "None of this variant's models is available to the API key.",
-  rate_limited: "The model API is rate-limiting requests.",
-  quota_exceeded: "The API key's quota is used up.",
-  auth_failed: "The model API refused the API key.",
-  bad_request: "The model API refused the request.",
-  upstream_error: "The model API had an error.",
-  timeout: "The model did not finish in time.",
-  stream_broken: "The model's answer kept breaking off midway.",
-};
 
 const codePoints = (text) => {
   let count = 0;
@@ -198,7 +183,7 @@ export class VariantPanel {
   setStatus(status, label) {
     const wasRunning = this.running;
     this.status = status;
-    this.statusLabel = label ?? STATUS_LABELS[status] ?? status;
+    this.statusLabel = label ?? VARIANT_STATUS_LABELS[status] ?? status;
     if (this.running && !wasRunning) {
       // A retried variant starts a new run: its clock starts again.
       this.startedAt = performance.now();
@@ -373,7 +358,7 @@ export class VariantPanel {
   noticeText() {
     if (this.status === "failed") {
       const code = this.error?.code ?? "error";
-      const hint = FAILURE_HINTS[code];
+      const hint = ERROR_HINTS[code];
       const message = this.error?.message ?? "";
       return `Failed (${code}). ${hint ?? ""} ${message}`.replace(/\s+/g, " ").trim();
     }
@@ -402,7 +387,7 @@ export class VariantPanel {
     root.classList.toggle("fallback", Boolean(this.model && this.requestedModel && this.model !== this.requestedModel));
 
     this.statusEl.dataset.status = this.status;
-    this.statusEl.textContent = this.statusLabel ?? STATUS_LABELS[this.status] ?? this.status;
+    this.statusEl.textContent = this.statusLabel ?? VARIANT_STATUS_LABELS[this.status] ?? this.status;
     this.metaEl.textContent = this.metaText();
     this.metaEl.classList.toggle("truncated", this.finishReason === "length");
 
