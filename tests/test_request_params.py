@@ -57,3 +57,11 @@ def test_the_successors_never_get_max_tokens():
     assert request_options(SUCCESSOR_PARAMS["gpt-6.1-sol"], max_tokens=5)["reasoning_effort"] == (
         "low"
     )
+
+
+def test_gpt6_luna_runs_without_reasoning_and_deterministic():
+    assert request_options(SUCCESSOR_PARAMS["gpt-6-luna"], max_tokens=20000) == {
+        "max_completion_tokens": 20000,
+        "reasoning_effort": "none",
+        "temperature": 0,
+    }
