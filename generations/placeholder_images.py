@@ -11,6 +11,7 @@ import io
 import logging
 import os
 import re
+import shutil
 import zipfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -195,6 +196,11 @@ def stored_image(root: Path, generation_id: object, name: str) -> Path | None:
         return None
     path = image_dir(root, generation_id) / name
     return path if path.is_file() else None
+
+
+def delete_images(root: Path, generation_id: object) -> None:
+    """Remove one generation's images (contract §13: deleting a generation removes them)."""
+    shutil.rmtree(image_dir(root, generation_id), ignore_errors=True)
 
 
 def image_url(generation_id: object, name: str) -> str:

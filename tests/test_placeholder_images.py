@@ -279,3 +279,29 @@ def test_a_stored_image_is_served_as_png_with_long_caching(tmp_path):
     assert b"".join(response.streaming_content) == b"\x89PNG..."
     with pytest.raises(Http404):
         image_response(tmp_path, "gen-1", "../secret.png")
+
+
+async def test_an_image_in_another_format_is_stored_as_png(fake_openai, tmp_path):
+    jpeg = io.BytesIO()
+    Image.new("RGB", (32, 16), (200, 30, 30)).save(jpeg, format="JPEG")
+    fake_openai.answer_b64["Team photo"] = base64.b64encode(jpeg.getvalue()).decode()
+
+    result = await _generator(fake_openai, tmp_path).process('<img src="" alt="Team photo">')
+
+    name = result.images[0]["url"].rsplit("/", 1)[1]
+    with Image.open(stored_image(tmp_path, "gen-1", name)) as picture:
+        assert (picture.format, picture.size) == ("PNG", (32, 16))
+
+
+async def test_deleting_a_generations_images_removes_its_folder_only(fake_openai, tmp_path):
+    from generations.placeholder_images import delete_images
+
+    await _generator(fake_openai, tmp_path).process('<img src="" alt="Team photo">')
+    await _generator(fake_openai, tmp_path, generation_id="gen-2").process(
+        '<img src="" alt="Team photo">'
+    )
+
+    delete_images(tmp_path, "gen-1")
+
+    assert not (tmp_path / "images" / "gen-1").exists()
+    assert stored_image(tmp_path, "gen-2", image_name("Team photo")) is not None
