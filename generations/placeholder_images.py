@@ -313,9 +313,8 @@ class ImageGenerator:
         alts = list(dict.fromkeys(p.alt for p in find_placeholders(page)))
         wanted, over = alts[: self.per_variant], alts[self.per_variant :]
         fresh = [alt for alt in wanted if alt not in self._outcomes]
-        for alt in wanted:
-            if alt not in self._outcomes:
-                self._outcomes[alt] = asyncio.ensure_future(self._make(alt, page))
+        for alt in fresh:
+            self._outcomes[alt] = asyncio.ensure_future(self._make(alt, page))
         # Shielded: a variant that is cancelled must not cancel a call another variant awaits.
         outcomes = await asyncio.gather(*(asyncio.shield(self._outcomes[alt]) for alt in wanted))
         images, urls, cost = [], {}, None
