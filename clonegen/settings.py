@@ -239,6 +239,11 @@ LOGIN_REDIRECT_URL = "/"
 OPENAI_API_KEY = os.environ.get("OPENAI_API_KEY", "")
 OPENAI_BASE_URL = os.environ.get("OPENAI_BASE_URL", "") or None
 CLONEGEN_MODELS = os.environ.get("CLONEGEN_MODELS", "")
+# Generated images (contract §11): the default of a generation's `images`, the image model
+# (the SDK's own default, generations.image_models.DEFAULT_IMAGE_MODEL), and a cap per variant.
+CLONEGEN_IMAGES = env_flag("CLONEGEN_IMAGES", False)
+CLONEGEN_IMAGE_MODEL = os.environ.get("CLONEGEN_IMAGE_MODEL", "") or "gpt-image-2.6-sunburst"
+CLONEGEN_IMAGES_PER_VARIANT = int(os.environ.get("CLONEGEN_IMAGES_PER_VARIANT", "8"))
 # Enforced at request time by clonegen.middleware (pages), the API's permission class and
 # generations.access (every socket action and every read goes through it), so one switch
 # covers all three.
