@@ -15,7 +15,7 @@ from channels.db import database_sync_to_async
 from django.conf import settings
 from django.utils import timezone
 
-from generations import model_client, services, spool
+from generations import model_client, model_status, services, spool
 from generations.control import listener
 from generations.models import MISSED_HEARTBEATS, GenerationStatus
 from generations.process import RUNNER_ID
@@ -48,6 +48,7 @@ async def maintain() -> None:
     if replayed:
         logger.warning("Replayed %d spooled result(s) into the database", replayed)
     tasks.spawn(listener.listen(), name="control listener")
+    tasks.spawn(model_status.status.run(), name="model status")
     interval = settings.CLONEGEN_HEARTBEAT_SECONDS
     while True:
         try:

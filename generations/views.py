@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_safe
 
-from generations import selectors
+from generations import model_status, selectors
 from generations.access import Requester
 from generations.errors import AppError
 from generations.model_client import is_demo_mode
@@ -61,6 +61,7 @@ def _base_context() -> dict:
         "demo_notice": DEMO_NOTICE,
         "max_image_mb": settings.CLONEGEN_MAX_IMAGE_MB,
         "vocabulary": page_vocabulary(),
+        "model_warnings": model_status.status.warnings(),
     }
 
 

@@ -11,6 +11,7 @@ import yaml
 from channels.db import database_sync_to_async
 from django.utils import timezone
 
+from generations.model_status import configured_models
 from generations.models import Generation
 from tests.factories import make_generation, page_html
 from tests.support import DEFAULT_MODELS, data_url, html_inside, png_bytes
@@ -331,11 +332,24 @@ async def test_retry_and_cancel_unknown_and_malformed_ids(async_client, action):
 # --------------------------------------------------------------------------- health and schema
 
 
+def _unknown_models() -> list[dict]:
+    # Before the background fetch of GET /v1/models, every configured model is unknown.
+    return [
+        {"model": model, "available": None, "shutdown_date": None}
+        for model in configured_models()
+    ]
+
+
 async def test_health_in_live_mode(async_client, live_models):
     response = await async_client.get("/api/health")
     assert response.json() == {
         "success": True,
-        "data": {"mode": "live", "database": "ok", "channel_layer": "ok"},
+        "data": {
+            "mode": "live",
+            "database": "ok",
+            "channel_layer": "ok",
+            "models": _unknown_models(),
+        },
     }
 
 
@@ -344,7 +358,12 @@ async def test_health_in_demo_mode(async_client, settings):
     response = await async_client.get("/api/health")
     assert response.json() == {
         "success": True,
-        "data": {"mode": "demo", "database": "ok", "channel_layer": "ok"},
+        "data": {
+            "mode": "demo",
+            "database": "ok",
+            "channel_layer": "ok",
+            "models": _unknown_models(),
+        },
     }
 
 

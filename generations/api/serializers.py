@@ -119,10 +119,17 @@ class ModelStatsSerializer(serializers.Serializer):
     fallbacks = serializers.IntegerField(help_text="Runs where it stood in for another model.")
 
 
+class ModelHealthSerializer(serializers.Serializer):
+    model = serializers.CharField()
+    available = serializers.BooleanField(allow_null=True)
+    shutdown_date = serializers.DateField(allow_null=True)
+
+
 class HealthSerializer(serializers.Serializer):
     mode = serializers.ChoiceField(choices=["demo", "live"])
     database = serializers.CharField()
     channel_layer = serializers.CharField()
+    models = ModelHealthSerializer(many=True)
 
 
 def envelope(name: str, data) -> serializers.Serializer:

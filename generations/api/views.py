@@ -15,7 +15,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from generations import actions, selectors, stats
+from generations import actions, model_status, selectors, stats
 from generations.access import Requester
 from generations.api.filters import GenerationFilter
 from generations.api.parsers import LimitedJSONParser
@@ -210,6 +210,8 @@ class HealthView(ApiView):
                 "mode": "demo" if is_demo_mode() else "live",
                 "database": "ok",
                 "channel_layer": "ok",
+                # The last `GET /v1/models` listing, fetched in the background (never here).
+                "models": model_status.status.health(),
             }
         )
 
