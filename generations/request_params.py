@@ -23,6 +23,7 @@ class RequestParams:
     reasoning_effort: str | None = None
 
 
+# The parameters per model live in the one model table (generations/catalog.py).
 # The GPT-4o and GPT-4.1 families: what clonegen has always sent them.
 LEGACY_CHAT = RequestParams()
 # A model clonegen does not know: the parameters no current OpenAI chat model refuses. Every
@@ -46,31 +47,3 @@ def request_options(
     if params.accepts_temperature and params.reasoning_effort in (None, "none"):
         options["temperature"] = temperature
     return options
-
-
-# Successors of the models that shut down on 2027-01-14, as far as the sources confirm their
-# parameters (docs/decisions.md, "Models over time: successors"). GPT-6 rule (OpenAI's
-# deployment checklist): with reasoning effort other than "none", no temperature. For the one
-# model table: a model not listed here gets SAFE_DEFAULT.
-_NO_REASONING = RequestParams(
-    limit_parameter="max_completion_tokens", accepts_temperature=True, reasoning_effort="none"
-)
-SUCCESSOR_PARAMS = {
-    # OpenAI's recommended replacement for GPT-4o and GPT-4.1, migrated with effort "none".
-    "gpt-6-luna": _NO_REASONING,
-    "gpt-6-sol": _NO_REASONING,
-    # No official page seen for its parameters: reasoning off, temperature left out.
-    "gpt-6.1-terra": RequestParams(
-        limit_parameter="max_completion_tokens",
-        accepts_temperature=False,
-        reasoning_effort="none",
-    ),
-    # Refuses "none" and "minimal": "low" is the least reasoning it does, so no temperature.
-    "gpt-6.1-sol": RequestParams(
-        limit_parameter="max_completion_tokens",
-        accepts_temperature=False,
-        reasoning_effort="low",
-    ),
-    # OpenAI's GPT-5.4 parameter guide: temperature is accepted with effort "none".
-    "gpt-5.4": _NO_REASONING,
-}

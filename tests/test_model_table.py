@@ -1,6 +1,7 @@
 """The catalog's one model table: output caps, prices, and safe defaults for unknown names."""
 
 import dataclasses
+from datetime import date
 from decimal import Decimal
 
 import pytest
@@ -13,6 +14,7 @@ from generations.catalog import (
     max_tokens_for,
     model_spec,
 )
+from generations.request_params import LEGACY_CHAT, SAFE_DEFAULT
 from tests.support import DEFAULT_CHAINS
 
 
@@ -42,11 +44,8 @@ def test_an_unknown_model_has_no_cost_and_the_usual_request():
     spec = model_spec("gpt-9-preview")
     assert spec is UNKNOWN_MODEL
     assert cost_usd("gpt-9-preview", 1000, 1000) is None
-    assert (spec.token_param, spec.accepts_temperature, spec.reasoning_effort) == (
-        "max_tokens",
-        True,
-        None,
-    )
+    # The request no current chat model refuses: max_completion_tokens, no temperature.
+    assert spec.request == SAFE_DEFAULT
     assert spec.shutdown_date is None
 
 
@@ -58,11 +57,11 @@ def test_every_default_model_is_in_the_table_with_a_price():
             assert spec.output_price is not None, model
 
 
-def test_today_every_known_model_takes_the_usual_request():
-    for model, spec in MODELS.items():
-        assert spec.token_param == "max_tokens", model
-        assert spec.accepts_temperature, model
-        assert spec.reasoning_effort is None, model
+def test_every_default_model_takes_the_usual_request_and_shuts_down_on_2027_01_14():
+    for chain in DEFAULT_CHAINS:
+        for model in chain:
+            assert MODELS[model].request == LEGACY_CHAT, model
+            assert MODELS[model].shutdown_date == date(2027, 1, 14), model
 
 
 def test_an_entry_cannot_be_changed_in_place():
