@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from generations.errors import CAPTURE_BUSY, URL_FORBIDDEN, URL_UNREACHABLE, AppError
-from generations.url_guard import UrlGuard, canonical_host
-from generations.url_proxy import REFUSED_HEADER, GuardedProxy
+from generations.url_guard import UrlGuard
+from generations.url_proxy import GuardedProxy
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_FLAGS = [
@@ -222,14 +222,14 @@ async def _capture(page, url: str, limits: CaptureLimits, proxy: GuardedProxy) -
             url, wait_until="domcontentloaded", timeout=limits.timeout_seconds * 1000
         )
     except PlaywrightError as exc:
-        _raise_if_refused(navigations, proxy)
+        _raise_if_stopped_by_proxy(navigations, proxy)
         if isinstance(exc, PlaywrightTimeout):
             raise AppError(URL_UNREACHABLE, _too_slow(limits)) from exc
+        if "Download is starting" in str(exc):
+            raise AppError(URL_UNREACHABLE, "The URL is a download, not a page.") from exc
         reason = _first_line(exc)
         raise AppError(URL_UNREACHABLE, f"The page could not be loaded: {reason}") from exc
-    _raise_if_refused(navigations, proxy)
-    if response is not None and response.headers.get(REFUSED_HEADER.lower()) == "url_forbidden":
-        raise AppError(URL_FORBIDDEN, f"{response.url} is on a refused address.")
+    _raise_if_stopped_by_proxy(navigations, proxy)
     if response is not None and response.status >= 400:
         raise AppError(URL_UNREACHABLE, f"The page answered HTTP {response.status}.")
     with contextlib.suppress(PlaywrightError):  # still busy at the limit: take what is there
@@ -264,18 +264,19 @@ def _note_navigation(page, request, navigations: list[str]) -> None:
         navigations.append(request.url)
 
 
-def _raise_if_refused(navigations: list[str], proxy: GuardedProxy) -> None:
-    """A main-frame navigation (the URL or a redirect hop) the proxy refused: url_forbidden."""
-    for url in navigations:
-        parts = urlsplit(url)
-        if not parts.hostname:
-            continue
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-        message = proxy.log.refused.get((canonical_host(parts.hostname), port))
-        if message is None:
-            message = proxy.log.refused.get((parts.hostname, port))
-        if message is not None:
-            raise AppError(URL_FORBIDDEN, message)
+def _raise_if_stopped_by_proxy(navigations: list[str], proxy: GuardedProxy) -> None:
+    """The main frame's latest navigation (the URL or its last redirect hop) was refused or
+    found unreachable by the proxy: say so, rather than show the proxy's own answer."""
+    if not navigations:
+        return
+    parts = urlsplit(navigations[-1])
+    if not parts.hostname:
+        return
+    key = (parts.hostname, parts.port or (443 if parts.scheme == "https" else 80))
+    if key in proxy.log.refused:
+        raise AppError(URL_FORBIDDEN, proxy.log.refused[key])
+    if key in proxy.log.unreachable:
+        raise AppError(URL_UNREACHABLE, proxy.log.unreachable[key])
 
 
 def _too_slow(limits: CaptureLimits) -> str:

@@ -148,8 +148,14 @@ class GuardedProxy:
             return None
         upstream = await self._connect(addresses, request.port)
         if upstream is None:
-            self.log.unreachable[key] = f"{request.host}:{request.port} refused the connection"
-            await _answer(writer, 502, "Bad Gateway", self.log.unreachable[key])
+            self.log.unreachable[key] = f"{request.host}:{request.port} did not accept a connection"
+            await _answer(
+                writer,
+                502,
+                "Bad Gateway",
+                self.log.unreachable[key],
+                extra=f"{REFUSED_HEADER}: url_unreachable\r\n",
+            )
         return upstream
 
     async def _connect(self, addresses: list[IPAddress], port: int):

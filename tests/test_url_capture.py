@@ -177,6 +177,55 @@ async def test_a_subresource_on_a_forbidden_host_is_never_requested():
         assert inner.requests == []
 
 
+@asynccontextmanager
+async def counting_listener():
+    """A loopback port that counts every TCP connection made to it (and answers none)."""
+    connections = []
+
+    async def accept(reader, writer):
+        connections.append(writer.get_extra_info("peername"))
+        writer.close()
+
+    server = await asyncio.start_server(accept, "127.0.0.1", 0)
+    server.port = server.sockets[0].getsockname()[1]
+    server.connections = connections
+    try:
+        yield server
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
+@needs_chromium
+async def test_no_other_way_out_of_the_page_reaches_a_forbidden_port():
+    async with counting_listener() as inner:
+        forbidden = f"127.0.0.1:{inner.port}"
+        vectors = (
+            f'<link rel="preconnect" href="http://{forbidden}">'
+            f'<link rel="dns-prefetch" href="http://{forbidden}">'
+            f'<link rel="stylesheet" href="http://{forbidden}/a.css">'
+            f'<div style="height:50px;background:url(http://{forbidden}/bg.png)"></div>'
+            f'<iframe src="http://{forbidden}/frame"></iframe>'
+            f'<img src="/bounce">'
+            "<script>"
+            f"try {{ new WebSocket('ws://{forbidden}/ws'); }} catch (e) {{}}"
+            f"try {{ new EventSource('http://{forbidden}/events'); }} catch (e) {{}}"
+            f"navigator.sendBeacon('http://{forbidden}/beacon', 'x');"
+            f"new Image().src = 'http://localhost:{inner.port}/i';"
+            "</script>"
+        )
+        routes = {"/": page(vectors), "/bounce": redirect(f"http://{forbidden}/img.png")}
+        async with serve(routes) as site:
+            await capture_url(
+                f"{site.base}/",
+                guard=only_ports(site.port),
+                limits=LIMITS,
+                slots=CaptureSlots(limit=1, queue=0, retry_after=1),
+            )
+        assert "/bounce" in site.requests
+        assert inner.connections == []
+
+
 @needs_chromium
 async def test_a_redirect_to_a_forbidden_host_is_refused():
     async with serve({"/": page("secret")}) as inner:
@@ -209,8 +258,10 @@ async def test_a_redirect_inside_allowed_hosts_is_followed():
 
 @needs_chromium
 async def test_an_unreachable_port_is_url_unreachable():
-    error = await capture_error(f"http://127.0.0.1:{closed_port()}/", guard=private_allowed())
+    port = closed_port()
+    error = await capture_error(f"http://127.0.0.1:{port}/", guard=private_allowed())
     assert error.code == "url_unreachable"
+    assert error.message == f"127.0.0.1:{port} did not accept a connection"
 
 
 @needs_chromium
@@ -300,3 +351,35 @@ async def test_a_cancelled_waiter_gives_its_place_back():
     assert slots.running == 0
     async with slots.hold():
         assert slots.running == 1
+
+
+@needs_chromium
+async def test_dialogs_and_permission_prompts_do_not_stall_a_capture():
+    prompts = page(
+        "<script>alert('hi'); confirm('sure?');"
+        "navigator.geolocation.getCurrentPosition(() => {}, () => {});"
+        "Notification.requestPermission();"
+        "navigator.mediaDevices && navigator.mediaDevices.getUserMedia({video: true})"
+        ".catch(() => {});</script>",
+        "body{background:#00ff00}",
+    )
+    async with serve({"/": prompts}) as site:
+        capture = await capture_url(
+            f"{site.base}/",
+            guard=private_allowed(),
+            limits=LIMITS,
+            slots=CaptureSlots(limit=1, queue=0, retry_after=1),
+        )
+    assert pixel(capture.png, 5, 5) == (0, 255, 0)
+
+
+@needs_chromium
+async def test_a_url_that_is_a_download_is_not_downloaded_and_is_url_unreachable():
+    attachment = web.Response(
+        body=b"%PDF-1.4 fake",
+        headers={"Content-Type": "application/pdf", "Content-Disposition": "attachment"},
+    )
+    async with serve({"/file.pdf": attachment}) as site:
+        error = await capture_error(f"{site.base}/file.pdf", guard=private_allowed())
+    assert error.code == "url_unreachable"
+    assert error.message == "The URL is a download, not a page."
