@@ -211,9 +211,24 @@ async def capture_url(
 
 async def _capture(page, url: str, limits: CaptureLimits, proxy: GuardedProxy) -> Capture:
     from playwright.async_api import Error as PlaywrightError
-    from playwright.async_api import TimeoutError as PlaywrightTimeout
 
     deadline = time.monotonic() + limits.timeout_seconds
+    await _load(page, url, limits, proxy)
+    with contextlib.suppress(PlaywrightError):  # still busy at the limit: take what is there
+        await page.wait_for_load_state(
+            "networkidle", timeout=max(0.0, deadline - time.monotonic()) * 1000
+        )
+    try:
+        return await _screenshot(page, limits)
+    except PlaywrightError as exc:  # the page crashed or navigated away meanwhile
+        reason = _first_line(exc)
+        raise AppError(URL_UNREACHABLE, f"The page could not be captured: {reason}") from exc
+
+
+async def _load(page, url: str, limits: CaptureLimits, proxy: GuardedProxy) -> None:
+    """Navigate to `url` until DOMContentLoaded; raise url_forbidden or url_unreachable."""
+    from playwright.async_api import Error as PlaywrightError
+
     await page.add_init_script(_NO_WEBRTC)
     navigations: list[str] = []
     page.on("request", lambda r: _note_navigation(page, r, navigations))
@@ -223,20 +238,20 @@ async def _capture(page, url: str, limits: CaptureLimits, proxy: GuardedProxy) -
         )
     except PlaywrightError as exc:
         _raise_if_stopped_by_proxy(navigations, proxy)
-        if isinstance(exc, PlaywrightTimeout):
-            raise AppError(URL_UNREACHABLE, _too_slow(limits)) from exc
-        if "Download is starting" in str(exc):
-            raise AppError(URL_UNREACHABLE, "The URL is a download, not a page.") from exc
-        reason = _first_line(exc)
-        raise AppError(URL_UNREACHABLE, f"The page could not be loaded: {reason}") from exc
+        raise _load_failure(exc, limits) from exc
     _raise_if_stopped_by_proxy(navigations, proxy)
     if response is not None and response.status >= 400:
         raise AppError(URL_UNREACHABLE, f"The page answered HTTP {response.status}.")
-    with contextlib.suppress(PlaywrightError):  # still busy at the limit: take what is there
-        await page.wait_for_load_state(
-            "networkidle", timeout=max(0.0, deadline - time.monotonic()) * 1000
-        )
-    return await _screenshot(page, limits)
+
+
+def _load_failure(exc: Exception, limits: CaptureLimits) -> AppError:
+    from playwright.async_api import TimeoutError as PlaywrightTimeout
+
+    if isinstance(exc, PlaywrightTimeout):
+        return AppError(URL_UNREACHABLE, _too_slow(limits))
+    if "Download is starting" in str(exc):
+        return AppError(URL_UNREACHABLE, "The URL is a download, not a page.")
+    return AppError(URL_UNREACHABLE, f"The page could not be loaded: {_first_line(exc)}")
 
 
 async def _screenshot(page, limits: CaptureLimits) -> Capture:

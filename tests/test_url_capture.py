@@ -383,3 +383,30 @@ async def test_a_url_that_is_a_download_is_not_downloaded_and_is_url_unreachable
         error = await capture_error(f"{site.base}/file.pdf", guard=private_allowed())
     assert error.code == "url_unreachable"
     assert error.message == "The URL is a download, not a page."
+
+
+async def test_defaults_come_from_the_settings(settings):
+    from generations.url_capture import process_slots
+
+    settings.CLONEGEN_URL_TIMEOUT_SECONDS = 7.5
+    settings.CLONEGEN_URL_MAX_PAGE_HEIGHT = 999
+    settings.CLONEGEN_URL_CAPTURE_CONCURRENCY = 3
+    settings.CLONEGEN_URL_CAPTURE_QUEUE = 5
+    limits = CaptureLimits.from_settings()
+    assert (limits.timeout_seconds, limits.max_height) == (7.5, 999)
+    slots = process_slots()
+    assert (slots.limit, slots.queue, slots.retry_after) == (3, 5, 8)
+    assert process_slots() is slots
+
+
+@pytest.mark.parametrize(("flag", "code"), [(False, "url_forbidden"), (True, None)])
+async def test_the_private_flag_setting_decides_loopback(settings, flag, code):
+    settings.CLONEGEN_URL_ALLOW_PRIVATE = flag
+    guard = UrlGuard.from_settings()
+    if code is None:
+        assert (await guard.check_url("http://127.1:9/")).addresses
+    else:
+        with pytest.raises(AppError) as caught:
+            await guard.check_url("http://127.1:9/")
+        assert caught.value.code == code
+
