@@ -410,3 +410,73 @@ async def test_the_private_flag_setting_decides_loopback(settings, flag, code):
             await guard.check_url("http://127.1:9/")
         assert caught.value.code == code
 
+
+@pytest.fixture
+def tls_context(tmp_path):
+    """A server TLS context with a throwaway self-signed certificate for 127.0.0.1."""
+    import shutil
+    import ssl
+    import subprocess
+
+    if shutil.which("openssl") is None:
+        pytest.skip("needs the openssl command to make a test certificate")
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-keyout", str(key), "-out", str(cert), "-subj", "/CN=127.0.0.1",
+         "-addext", "subjectAltName=IP:127.0.0.1"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    return context
+
+
+@asynccontextmanager
+async def serve_tls(routes: dict, tls_context):
+    site = Site(routes)
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", site.handle)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0, ssl_context=tls_context).start()
+    site.port = runner.addresses[0][1]
+    try:
+        yield site
+    finally:
+        await runner.cleanup()
+
+
+@asynccontextmanager
+async def page_trusting_the_test_certificate(**options):
+    # Only the certificate check is relaxed (it is self-signed); the proxy stays in place.
+    from generations.url_capture import launch_page
+
+    async with launch_page(**options, ignore_https_errors=True) as opened:
+        yield opened
+
+
+@needs_chromium
+async def test_https_goes_through_a_checked_tunnel(tls_context):
+    async with counting_listener() as inner:
+        routes = {
+            "/": page("", "body{background:#ff00ff}"),
+            "/away": redirect(f"https://127.0.0.1:{inner.port}/"),
+        }
+        async with serve_tls(routes, tls_context) as site:
+            base = f"https://127.0.0.1:{site.port}"
+            capture = await capture_url(
+                f"{base}/",
+                guard=only_ports(site.port),
+                limits=LIMITS,
+                open_page=page_trusting_the_test_certificate,
+                slots=CaptureSlots(limit=1, queue=0, retry_after=1),
+            )
+            error = await capture_error(
+                f"{base}/away",
+                guard=only_ports(site.port),
+                open_page=page_trusting_the_test_certificate,
+            )
+        assert pixel(capture.png, 5, 5) == (255, 0, 255)
+        assert error.code == "url_forbidden"
+        assert inner.connections == []
