@@ -150,7 +150,7 @@ class Target:
     addresses: tuple[IPAddress, ...] = field(default=())
 
 
-def parse_url(url: object) -> Target:
+def validate_url(url: object) -> Target:
     """Return the parts of a user's URL, or raise `invalid_url`. Pure: nothing is resolved."""
     if not isinstance(url, str) or not url or len(url) > MAX_URL_LENGTH:
         raise AppError(
@@ -236,7 +236,7 @@ class UrlGuard:
     async def check_url(self, url: object) -> Target:
         """Return the checked target of a user's URL; raise invalid_url, url_forbidden or
         url_unreachable (the host does not resolve). Nothing connects to the host."""
-        target = parse_url(url)
+        target = validate_url(url)
         addresses = await self.allowed_addresses(target.host, target.port, target.literal)
         return Target(**{**target.__dict__, "addresses": tuple(addresses)})
 

@@ -9,8 +9,8 @@ from generations.url_guard import (
     UrlGuard,
     default_policy,
     forbidden_reason,
-    parse_url,
     system_resolver,
+    validate_url,
 )
 
 FORBIDDEN = [
@@ -218,7 +218,7 @@ async def test_malformed_urls_are_invalid(url):
 
 
 def test_parsing_alone_never_resolves():
-    target = parse_url("https://example.com/")
+    target = validate_url("https://example.com/")
     assert (target.host, target.port, target.addresses) == ("example.com", 443, ())
 
 
