@@ -163,6 +163,8 @@ def validate_url(url: object) -> Target:
         port = parts.port
     except ValueError as exc:
         raise AppError(INVALID_URL, f"The URL is malformed: {exc}.") from exc
+    if port == 0:
+        raise AppError(INVALID_URL, "Port 0 is not a port a page can be served on.")
     scheme = parts.scheme.lower()
     if scheme not in _DEFAULT_PORTS:
         raise AppError(INVALID_URL, "Only http:// and https:// URLs can be captured.")

@@ -200,6 +200,7 @@ async def test_the_private_flag_lifts_the_address_rule():
         "http://example.com/\n",
         "http://ex\tample.com/",
         "http://example.com:99999/",
+        "http://example.com:0/",
         "http://example.com:port/",
         "http://[::1/",
         "http://[not-an-ip]/",
