@@ -232,11 +232,11 @@ def _target_host_port(method: str, target: str) -> tuple[str | None, int]:
     try:
         if method == "CONNECT":
             parts = urlsplit(f"//{target}")
-            return parts.hostname, parts.port or 443
+            return parts.hostname, 443 if parts.port is None else parts.port
         parts = urlsplit(target)
         if parts.scheme != "http":
             return None, 0
-        return parts.hostname, parts.port or 80
+        return parts.hostname, 80 if parts.port is None else parts.port
     except ValueError:
         return None, 0
 
