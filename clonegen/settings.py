@@ -265,3 +265,14 @@ CLONEGEN_HEARTBEAT_SECONDS = float(os.environ.get("CLONEGEN_HEARTBEAT_SECONDS", 
 CLONEGEN_SHUTDOWN_GRACE_SECONDS = float(os.environ.get("CLONEGEN_SHUTDOWN_GRACE_SECONDS", "20"))
 # Heartbeat, recovery and drain run inside server processes; tests drive them explicitly.
 CLONEGEN_BACKGROUND_SERVICES = env_flag("CLONEGEN_BACKGROUND_SERVICES", True)
+# Clone from a URL (contract §10). Private, loopback and reserved addresses are refused unless
+# this is on (tests, and deployments that clone pages of their own network).
+CLONEGEN_URL_ALLOW_PRIVATE = env_flag("CLONEGEN_URL_ALLOW_PRIVATE", False)
+CLONEGEN_URL_TIMEOUT_SECONDS = float(os.environ.get("CLONEGEN_URL_TIMEOUT_SECONDS", "20"))
+# Taller pages are cut here: models see a long capture shrunk to 2048 px high, where text of a
+# 4096 px page is still readable at half size.
+CLONEGEN_URL_MAX_PAGE_HEIGHT = int(os.environ.get("CLONEGEN_URL_MAX_PAGE_HEIGHT", "4096"))
+# Captures running at once in one process (each holds a Chromium page), and how many more may
+# wait for a turn before new ones are answered "busy" (rate_limited).
+CLONEGEN_URL_CAPTURE_CONCURRENCY = int(os.environ.get("CLONEGEN_URL_CAPTURE_CONCURRENCY", "2"))
+CLONEGEN_URL_CAPTURE_QUEUE = int(os.environ.get("CLONEGEN_URL_CAPTURE_QUEUE", "8"))

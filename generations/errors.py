@@ -31,6 +31,18 @@ CSRF_FAILED = ErrorKind(
     "csrf_failed", 403, "A logged-in write needs the CSRF token (the X-CSRFToken header)."
 )
 REQUEST_TOO_LARGE = ErrorKind("request_too_large", 413, "The request body is over 16 MiB.")
+INVALID_URL = ErrorKind(
+    "invalid_url", 400, "The URL is malformed: give a full http:// or https:// address."
+)
+URL_FORBIDDEN = ErrorKind(
+    "url_forbidden", 400, "That address is on a private, local or reserved network."
+)
+URL_UNREACHABLE = ErrorKind("url_unreachable", 400, "The page could not be loaded in time.")
+# The contract has no "busy" code; rate_limited already tells clients to wait retry_after
+# seconds and try again, which is exactly the right reaction to a full capture queue.
+CAPTURE_BUSY = ErrorKind(
+    "rate_limited", 429, "Too many pages are being captured right now; try again shortly."
+)
 METHOD_NOT_ALLOWED = ErrorKind("method_not_allowed", 405, "Method not allowed.")
 # Not a bug, but the contract has no closer code: the client may simply try again shortly.
 SHUTTING_DOWN = ErrorKind("internal_error", 503, "The server is restarting; try again in a moment.")
