@@ -128,11 +128,13 @@ def variant_save_result(
     first_token_at: datetime | str | None,
     finished_at: datetime | str,
     duration_ms: int,
+    html: str | None = None,
 ) -> bool:
     """Commit a finished answer in one statement: the paid-for result is durable from here on.
 
-    Returns False if the variant had already completed (a replayed spool entry, say): a stored
-    result is never overwritten.
+    `html`, the post-processed page, may be stored in the same statement; `raw_html` is the
+    extraction as it was. Returns False if the variant had already completed (a replayed spool
+    entry, say): a stored result is never overwritten.
     """
     return bool(
         Variant.objects.filter(generation_id=generation_id, index=index)
@@ -150,8 +152,17 @@ def variant_save_result(
             first_token_at=first_token_at,
             finished_at=finished_at,
             duration_ms=duration_ms,
+            html=html,
         )
     )
+
+
+def variants_save_results(*, results: list[dict]) -> list[bool]:
+    """Commit several finished answers (`variant_save_result`'s arguments each) in one
+    transaction: one commit for all the variants that finished together. Returns, per result,
+    whether it was saved (False: that variant had already completed and was left as it was)."""
+    with transaction.atomic():
+        return [variant_save_result(**result) for result in results]
 
 
 def variant_save_html(*, generation_id, index: int, html: str) -> None:
