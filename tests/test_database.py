@@ -135,6 +135,7 @@ def test_variants_save_results_commits_several_and_never_overwrites_a_completed_
     )
     for index in (1, 3):
         assert variants[index].status == "completed"
+        assert variants[index].attempts == 1  # the requests of the run are added
         assert (variants[index].raw_html, variants[index].html) == ("<p>new</p>", "<p>new</p>\n")
     assert variants[2].status == "pending"
 
@@ -166,14 +167,20 @@ async def test_group_commit_saves_results_finishing_together_in_one_transaction(
 @pytest.mark.django_db(transaction=True)
 async def test_group_commit_refused_for_one_result_still_saves_the_others(thread, monkeypatch):
     generation = await asyncio.to_thread(make_generation, ("streaming",) * 4)
-    real = services.variant_save_result
+    real_one, real_many = services.variant_save_result, services.variants_save_results
 
     def refuse_index_1(**result):
         if result["index"] == 1:
             raise OperationalError("refused")
-        return real(**result)
+        return real_one(**result)
+
+    def refuse_with_index_1(*, results):
+        if any(result["index"] == 1 for result in results):
+            raise OperationalError("refused")
+        return real_many(results=results)
 
     monkeypatch.setattr(services, "variant_save_result", refuse_index_1)
+    monkeypatch.setattr(services, "variants_save_results", refuse_with_index_1)
     commit = GroupCommit(thread)
     outcomes = await asyncio.gather(
         *(commit.save(**result_for(generation.id, i)) for i in range(3)),
