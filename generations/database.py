@@ -109,10 +109,13 @@ class GroupCommit(BatchedCalls):
 
 _results_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clonegen-results")
 
-_batches: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, tuple[BatchedCalls, GroupCommit]]" = weakref.WeakKeyDictionary()  # noqa: E501
+_Batches = tuple[BatchedCalls, GroupCommit]
+_batches: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Batches]" = (
+    weakref.WeakKeyDictionary()
+)
 
 
-def _batches_of_loop() -> tuple[BatchedCalls, GroupCommit]:
+def _batches_of_loop() -> _Batches:
     # Futures and tasks belong to one event loop: each loop (a test's, say) has its own.
     loop = asyncio.get_running_loop()
     if loop not in _batches:
