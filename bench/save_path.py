@@ -3,7 +3,7 @@ saved the round-2 way (per variant: the raw result, then the post-processed HTML
 statement, batched per thread hop) or by group commit (every result waiting in one transaction,
 the HTML in the same statement), on the runner's results thread, while the event loop is kept busy.
 
-    .venv/bin/python bench/save_path.py --n 25 50 --busy 0.9
+    .venv/bin/python bench/save_path.py --n 25 50 --busy 0.5
 
 A load run (`bench/load.py`) measures the whole server; on a machine other work keeps busy,
 its save figures mostly measure that work. This isolates the one thing group commit changes:
@@ -110,7 +110,7 @@ def pct(values: list[float], q: float) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--n", type=int, nargs="+", default=[25, 50])
-    parser.add_argument("--busy", type=float, default=0.9, help="event loop share in use")
+    parser.add_argument("--busy", type=float, default=0.5, help="event loop share in use")
     parser.add_argument("--window", type=float, default=0.3, help="seconds the finishes span")
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
