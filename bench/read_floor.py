@@ -41,7 +41,7 @@ async def read_raw(model_client, n: int, messages) -> int:
             messages=messages,
             max_tokens=1000,
             on_delta=count,
-            requests_made=[0],
+            on_request=lambda: None,
         )
 
     await asyncio.gather(*(one(i) for i in range(n)))

@@ -25,6 +25,7 @@ from generations.process import RUNNER_ID
 from generations.publisher import group_name
 from generations.selectors import parse_generation_id
 from generations.snapshots import generation_started_frame, snapshot_frame, snapshot_of
+from generations.tasks import tasks
 
 logger = logging.getLogger(__name__)
 # How long to wait for the process running a generation to send its exact snapshot.
@@ -181,7 +182,9 @@ class GenerationConsumer(AsyncWebsocketConsumer):
         await control.ask_for_snapshot(generation.runner_id, generation.id, self.channel_name)
         timer = asyncio.get_running_loop().call_later(
             REMOTE_SNAPSHOT_WAIT_SECONDS,
-            lambda: asyncio.ensure_future(self.send_stored_snapshot(generation.id)),
+            lambda: tasks.spawn(
+                self.send_stored_snapshot(generation.id), name=f"stored snapshot {generation.id}"
+            ),
         )
         self.remote_snapshots[key] = PendingSnapshot(timer)
 

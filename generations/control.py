@@ -15,7 +15,7 @@ from channels.layers import get_channel_layer
 from generations import selectors
 from generations.process import RUNNER_ID
 from generations.publisher import EVENT_TYPE
-from generations.runner import live_generations, runner
+from generations.runner import runner
 from generations.snapshots import snapshot_of
 
 logger = logging.getLogger(__name__)
@@ -65,27 +65,23 @@ class ControlListener:
     async def handle(self, message: dict) -> None:
         generation_id = uuid.UUID(message["generation_id"])
         if message["type"] == "runner.cancel":
-            run = live_generations.get(generation_id)
-            if run is not None:  # the asking socket follows it and awaits generation.finished
-                run.publisher.remote_follower_joined()
+            # The asking socket follows the run and awaits its generation.finished.
+            runner.note_remote_follower(generation_id)
             runner.cancel(generation_id)
         elif message["type"] == "runner.snapshot":
             await self.send_snapshot(generation_id, message["reply_to"])
 
     async def send_snapshot(self, generation_id: uuid.UUID, reply_to: str) -> None:
         generation = await database_sync_to_async(selectors.generation_get)(generation_id)
-        run = live_generations.get(generation_id)
-        if run is None:
+
+        async def send() -> None:
             frame = snapshot_of(generation)
             await self.layer.send(reply_to, {"type": EVENT_TYPE, "frame": frame})
-            return
-        # Held by the run's chunk relays too: no chunk can be published between building the
-        # snapshot and sending it, so the subscriber's next chunk starts where this one ends.
-        async with run.publish_lock:
-            frame = snapshot_of(generation)
-            await self.layer.send(reply_to, {"type": EVENT_TYPE, "frame": frame})
-            # From now on the run publishes through the layer as well, for that subscriber.
-            run.publisher.remote_follower_joined()
+
+        # While the run runs here, no chunk of it can be published between building the
+        # snapshot and sending it; once it has ended, the stored state is the whole story.
+        if not await runner.send_exact_snapshot(generation_id, send):
+            await send()
 
 
 listener = ControlListener()

@@ -84,7 +84,9 @@ def _drain_deferred():
 
     grace = settings.CLONEGEN_SHUTDOWN_GRACE_SECONDS
     logger.info("Shutting down: letting running generations finish (up to %ss)", grace)
-    return Deferred.fromFuture(asyncio.ensure_future(_drain_then_settle(grace)))
+    # Spawned like every detached task; Deferred.fromFuture takes the task (a Future) and
+    # holds the reactor's shutdown until it ends.
+    return Deferred.fromFuture(tasks.spawn(_drain_then_settle(grace), name="drain"))
 
 
 async def _drain_then_settle(grace: float) -> None:

@@ -105,13 +105,13 @@ async def stream_completion(
     messages: bytes,
     max_tokens: int,
     on_delta: Callable[[str], None],
-    requests_made: list[int],
+    on_request: Callable[[], None],
 ) -> StreamResult:
     """Stream one answer from `model`, handing each text delta to `on_delta` as it arrives.
 
     Returns when the model sent a finish_reason; raises a ModelCallError otherwise. Cancelling
     the awaiting task closes the HTTP stream, so the API stops producing (and billing) tokens.
-    `requests_made[0]` grows by one for every HTTP request, retries included. `messages` is
+    `on_request` is called once for every HTTP request, retries included. `messages` is
     the JSON from `encode_messages`.
 
     The request goes through the SDK (auth, base URL, request-phase errors), but the answer is
@@ -120,7 +120,7 @@ async def stream_completion(
     """
     finish_reason, usage = None, None
     async with _open_stream(
-        model=model, messages=messages, max_tokens=max_tokens, requests_made=requests_made
+        model=model, messages=messages, max_tokens=max_tokens, on_request=on_request
     ) as response:
         try:
             async for chunk in _sse_payloads(response):
@@ -244,7 +244,7 @@ def _request_body(*, model: str, messages: bytes, max_tokens: int) -> bytes:
 
 
 @contextlib.asynccontextmanager
-async def _open_stream(*, model, messages: bytes, max_tokens, requests_made):
+async def _open_stream(*, model, messages: bytes, max_tokens, on_request):
     """Send the request, retrying passing refusals with backoff and honouring Retry-After;
     yield the raw streaming response and close it (and its connection, if unread) on exit.
 
@@ -253,7 +253,7 @@ async def _open_stream(*, model, messages: bytes, max_tokens, requests_made):
     """
     body = _request_body(model=model, messages=messages, max_tokens=max_tokens)
     for retry in range(REQUEST_RETRIES + 1):
-        requests_made[0] += 1
+        on_request()
         try:
             # Not iterated: only its `response` is read, as raw server-sent events.
             stream = await client().post(

@@ -20,6 +20,7 @@ import weakref
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 
 from generations.process import RUNNER_ID
+from generations.tasks import tasks
 
 logger = logging.getLogger(__name__)
 
@@ -206,7 +207,7 @@ def interval_factor(channel_layer=None) -> float:
         backlog = _backlogs[loop] = _Backlog(layer)
     backlog.wanted_at = time.monotonic()
     if backlog.task is None or backlog.task.done():
-        backlog.task = loop.create_task(backlog.sample(), name="channel-layer backlog")
+        backlog.task = tasks.spawn(backlog.sample(), name="channel-layer backlog")
     return backlog.factor
 
 

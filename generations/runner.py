@@ -1,36 +1,36 @@
 """The fan-out runner: screenshot → models → database → followers.
 
 A run starts one detached task per variant. Each task streams its model's answer, relays the
-text to followers in coalesced chunks, checkpoints it, and commits the result the moment the
-model finishes — before post-processing and before any frame is sent. Sockets only watch: a
-closed one changes nothing here.
+text to followers in coalesced chunks (`relay.py`), checkpoints it, and commits the result the
+moment the model finishes — before any frame about it is sent (`database.py`). Sockets only
+watch: a closed one changes nothing here. The live state of each run (`live.py`) is the
+runner's own: other modules read it through `live`, `live_variants`, `note_remote_follower`
+and `send_exact_snapshot`.
 """
 
 import asyncio
 import logging
 import time
 import uuid
-import weakref
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
-from datetime import datetime
+from collections.abc import Awaitable, Callable
 
 from asgiref.sync import sync_to_async
-from channels.db import database_sync_to_async
 from django.conf import settings
 from django.db import DatabaseError
 from django.utils import timezone
 
 from generations import model_client, services, spool
 from generations.catalog import max_tokens_for
+from generations.database import on_sync_thread, save_results_together
 from generations.extraction import extract_html, postprocess_html
 from generations.images import as_data_url
+from generations.live import LiveGeneration, LiveVariant
 from generations.model_client import ModelCallError, ModelUnavailable, StreamBroken
 from generations.models import Generation, GenerationStatus, VariantStatus
 from generations.process import RUNNER_ID
 from generations.prompts import build_messages
-from generations.publisher import GroupPublisher, interval_factor
+from generations.publisher import GroupPublisher
+from generations.relay import ChunkRelay
 from generations.tasks import tasks
 
 logger = logging.getLogger(__name__)
@@ -40,309 +40,36 @@ STREAM_RETRY_BACKOFF_SECONDS = (1.0, 3.0)
 SAVE_RETRY_DELAYS_SECONDS = (0.2, 1.0, 3.0)
 
 
-@dataclass
-class LiveVariant:
-    """What one variant has streamed in this process, and how much of it followers were sent."""
-
-    index: int
-    chain: tuple[str, ...]
-    model: str = ""
-    status: str = VariantStatus.PENDING
-    attempt: int = 0
-    parts: list[str] = field(default_factory=list)
-    length: int = 0
-    published_parts: int = 0
-    published_length: int = 0
-    first_token_at: datetime | None = None
-    html: str | None = None
-    # HTTP requests made for this variant in this run, the SDK's own retries included.
-    requests: list[int] = field(default_factory=lambda: [0])
-
-    def append(self, delta: str) -> None:
-        if self.first_token_at is None:
-            self.first_token_at = timezone.now()
-        self.parts.append(delta)
-        self.length += len(delta)
-
-    def begin_attempt(self, model: str) -> None:
-        self.attempt += 1
-        self.model = model
-        self.status = VariantStatus.STREAMING
-        self.parts, self.length = [], 0
-        self.published_parts, self.published_length = 0, 0
-        self.first_token_at = None
-
-    def text(self) -> str:
-        return "".join(self.parts)
-
-    def published_text(self) -> str:
-        """The prefix followers were sent: a snapshot of it ends where the next chunk starts."""
-        return "".join(self.parts[: self.published_parts])
-
-    def take_unpublished(self) -> tuple[int, str]:
-        """Return (offset, delta) of the text not yet sent, and count it as sent."""
-        offset, end = self.published_length, len(self.parts)
-        delta = "".join(self.parts[self.published_parts : end])
-        self.published_parts, self.published_length = end, self.length
-        return offset, delta
-
-
-@dataclass
-class LiveGeneration:
-    """A generation this process is running."""
-
-    id: uuid.UUID
-    publisher: GroupPublisher
-    deadline: float
-    messages: bytes = b""  # encode_messages(): the same for every variant and attempt
-    variants: dict[int, LiveVariant] = field(default_factory=dict)
-    # Set when the run is stopped from outside: `cancelled` by a user, `interrupted` by shutdown.
-    stop_status: str | None = None
-    # Serialises chunk publishing with snapshots answered for other processes.
-    publish_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    variant_tasks: list[asyncio.Task] = field(default_factory=list)
-    # The streaming variants' relays, and the one task that sends their chunks every interval.
-    relays: "dict[int, ChunkRelay]" = field(default_factory=dict)
-    relay_task: asyncio.Task | None = None
-
-
-# This process's running generations: exact snapshots come from here, not from checkpoints.
-live_generations: dict[uuid.UUID, LiveGeneration] = {}
-
-
-class ChunkRelay:
-    """Sends a variant's new text to followers every interval and has it checkpointed.
-
-    Coalescing deltas keeps a fast model from flooding the channel layer; the checkpoint keeps
-    the text a crash would otherwise lose. The work is shared, not per variant: one task per
-    generation sends the chunks of all its streaming variants (one wake-up per interval, not
-    four), and one task per process writes every due checkpoint in a single database call.
-    """
-
-    def __init__(self, run: LiveGeneration, variant: LiveVariant):
-        self.run, self.variant = run, variant
-        self.checkpointed_at = time.monotonic()
-        self.checkpointed_length = 0
-        run.relays[variant.index] = self
-        if run.relay_task is None or run.relay_task.done():
-            run.relay_task = tasks.spawn(_relay_loop(run), name=f"relay {run.id}")
-        _checkpointer().add(self)
-
-    async def flush(self) -> None:
-        if self.variant.published_length == self.variant.length:
-            return
-        async with self.run.publish_lock:
-            frame = self.take_frame()
-            if frame is not None:
-                await self.run.publisher.publish_many([frame])
-
-    def take_frame(self) -> dict | None:
-        """The chunk frame of the text not yet sent, counted as sent; the caller holds the
-        run's publish lock until the frame is published."""
-        if self.variant.published_length == self.variant.length:
-            return None
-        offset, delta = self.variant.take_unpublished()
-        return {
-            "type": "variant.chunk",
-            "index": self.variant.index,
-            "offset": offset,
-            "delta": delta,
-        }
-
-    async def stop(self) -> None:
-        """Stop relaying; returns once no send of this relay is in flight."""
-        if self.run.relays.get(self.variant.index) is self:
-            del self.run.relays[self.variant.index]
-        _checkpointer().discard(self)
-        # The relay loop sends under this lock: once we hold it, no send of ours is running,
-        # and the loop no longer sees this relay.
-        async with self.run.publish_lock:
-            pass
-
-
-async def _relay_loop(run: LiveGeneration) -> None:
-    """Every interval, send each streaming variant's new text; ends when none streams.
-
-    The pause starts when the previous send ends, and grows while this process's sockets lag
-    behind the channel layer: a slow layer gets fewer, larger frames instead of a backlog
-    (with Redis, a backlog over the layer's capacity is dropped).
-    """
-    interval = settings.CLONEGEN_CHUNK_INTERVAL_SECONDS
-    while run.relays:
-        await asyncio.sleep(interval * interval_factor(run.publisher.channel_layer))
-        async with run.publish_lock:
-            frames = [frame for relay in run.relays.values() if (frame := relay.take_frame())]
-            if frames:  # one publish for all the variants: one group lookup, not four
-                await run.publisher.publish_many(frames)
-
-
-class _Checkpointer:
-    """Writes the text of every streaming variant of this process (on this event loop) to the
-    database every CLONEGEN_CHECKPOINT_SECONDS, all in one database call."""
-
-    def __init__(self) -> None:
-        self.relays: set[ChunkRelay] = set()
-        self.task: asyncio.Task | None = None
-
-    def add(self, relay: ChunkRelay) -> None:
-        self.relays.add(relay)
-        if self.task is None or self.task.done():
-            self.task = tasks.spawn(self._loop(), name="checkpoints")
-
-    def discard(self, relay: ChunkRelay) -> None:
-        self.relays.discard(relay)
-
-    async def _loop(self) -> None:
-        period = settings.CLONEGEN_CHECKPOINT_SECONDS
-        loop = asyncio.get_running_loop()
-        next_at = loop.time() + period
-        while self.relays:
-            await asyncio.sleep(max(0.0, next_at - loop.time()))
-            next_at = max(next_at + period, loop.time())
-            now = time.monotonic()
-            due = []
-            for relay in list(self.relays):
-                variant = relay.variant
-                # Half a period since the last one: checkpoints are at most 1.5 periods apart.
-                if now - relay.checkpointed_at < period / 2:
-                    continue
-                relay.checkpointed_at = now
-                if variant.length == relay.checkpointed_length:
-                    continue  # nothing new since the stored text
-                relay.checkpointed_length = variant.length
-                due.append((relay.run.id, variant.index, variant.text()))
-            if not due:
-                continue
-            try:
-                # Off the thread that saves results, so a large batch never delays a save.
-                await database_sync_to_async(_write_checkpoints, thread_sensitive=False)(due)
-            except Exception:
-                logger.exception("Checkpoints failed for %d variant(s)", len(due))
-
-
-def _write_checkpoints(due: list[tuple[uuid.UUID, int, str]]) -> None:
-    for generation_id, index, text in due:
-        try:
-            services.variant_checkpoint(generation_id=generation_id, index=index, text=text)
-        except DatabaseError:
-            logger.exception("Checkpoint failed for %s#%s", generation_id, index)
-
-
-_checkpointers: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Checkpointer]" = (
-    weakref.WeakKeyDictionary()
-)
-
-
-def _checkpointer() -> _Checkpointer:
-    loop = asyncio.get_running_loop()
-    if loop not in _checkpointers:
-        _checkpointers[loop] = _Checkpointer()
-    return _checkpointers[loop]
-
-
-class _Database:
-    """The runner's database calls, run in batches.
-
-    Every call that arrives while a batch runs joins the next batch, so a burst (a hundred
-    variants finishing within a second) costs a few thread hops and connections instead of one
-    each: with CONN_MAX_AGE=0 every hop opens and closes a connection, which costs more than
-    the statement. Each call is still its own statement or transaction, its caller resumes only
-    once it has returned, and its exception (a DatabaseError, say) goes to that caller alone.
-
-    `executor=None` runs batches on the thread Django's async code shares (as
-    `database_sync_to_async` does); finished results use the runner's own thread instead,
-    because the shared one also serves every socket's per-message connection check (channels'
-    consumers make one for each frame they forward), and a result must not wait behind
-    hundreds of them to be saved.
-    """
-
-    def __init__(self, executor: ThreadPoolExecutor | None = None) -> None:
-        self.executor = executor
-        self.pending: list[tuple[Callable, dict, asyncio.Future]] = []
-        self.task: asyncio.Task | None = None
-
-    async def call(self, func: Callable, /, **kwargs):
-        future = asyncio.get_running_loop().create_future()
-        self.pending.append((func, kwargs, future))
-        if self.task is None or self.task.done():
-            self.task = tasks.spawn(self._drain(), name="runner database calls")
-        return await future
-
-    async def _drain(self) -> None:
-        batch: list[tuple[Callable, dict, asyncio.Future]] = []
-        try:
-            while self.pending:
-                # A caller cancelled before its batch started never runs, as with a thread hop.
-                batch = [call for call in self.pending if not call[2].done()]
-                self.pending = []
-                if not batch:
-                    continue
-                if self.executor is None:
-                    run_batch = database_sync_to_async(_run_batch)
-                else:
-                    run_batch = database_sync_to_async(
-                        _run_batch, thread_sensitive=False, executor=self.executor
-                    )
-                outcomes = await run_batch([(func, kwargs) for func, kwargs, _ in batch])
-                for (_, _, future), (value, error) in zip(batch, outcomes, strict=True):
-                    if future.done():
-                        continue
-                    if error is None:
-                        future.set_result(value)
-                    else:
-                        future.set_exception(error)
-                batch = []
-        finally:
-            # Only if this task itself was cancelled (shutdown): no caller may wait forever.
-            for _, _, future in (*batch, *self.pending):
-                if not future.done():
-                    future.cancel()
-
-
-_results_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clonegen-results")
-
-
-def _run_batch(calls: list[tuple[Callable, dict]]) -> list[tuple[object, Exception | None]]:
-    outcomes: list[tuple[object, Exception | None]] = []
-    for func, kwargs in calls:
-        try:
-            outcomes.append((func(**kwargs), None))
-        except Exception as error:
-            outcomes.append((None, error))
-    return outcomes
-
-
-_databases: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, tuple[_Database, _Database]]" = (
-    weakref.WeakKeyDictionary()
-)
-
-
-def _databases_of_loop() -> tuple[_Database, _Database]:
-    loop = asyncio.get_running_loop()
-    if loop not in _databases:
-        _databases[loop] = (_Database(), _Database(_results_thread))
-    return _databases[loop]
-
-
-async def _db(func: Callable, /, **kwargs):
-    """Run a `services` function (or another database function) for the runner."""
-    return await _databases_of_loop()[0].call(func, **kwargs)
-
-
-async def _db_result(func: Callable, /, **kwargs):
-    """Like `_db`, for storing a finished result: on the runner's own thread."""
-    return await _databases_of_loop()[1].call(func, **kwargs)
-
-
 class GenerationRunner:
     """Starts, follows, cancels and drains the generations this process runs."""
 
     def __init__(self) -> None:
         self.accepting = True
+        # This process's running generations, each with the task that runs it: exact snapshots
+        # come from here, not from checkpoints.
+        self._runs: dict[uuid.UUID, LiveGeneration] = {}
+        self._tasks: dict[LiveGeneration, asyncio.Task] = {}
+
+    # ----------------------------------------------------------------------------- control
 
     def start(self, generation_id: uuid.UUID) -> asyncio.Task:
         """Run the generation's pending variants detached from the caller, and return at once."""
-        return tasks.spawn(self._run(generation_id), name=f"generation {generation_id}")
+        # Registered before the task's first step, so a cancel arriving while it starts is seen.
+        run = LiveGeneration(
+            id=generation_id,
+            publisher=GroupPublisher(generation_id),
+            deadline=time.monotonic() + settings.CLONEGEN_VARIANT_DEADLINE_SECONDS,
+        )
+        task = tasks.spawn(self._run(run), name=f"generation {generation_id}")
+        self._runs[generation_id] = run
+        self._tasks[run] = task
+        task.add_done_callback(lambda _: self._forget(run))
+        return task
+
+    def _forget(self, run: LiveGeneration) -> None:
+        self._tasks.pop(run, None)
+        if self._runs.get(run.id) is run:
+            del self._runs[run.id]
 
     def cancel(self, generation_id: uuid.UUID) -> bool:
         """Stop this process's model calls for the generation; return False if it runs elsewhere."""
@@ -350,10 +77,10 @@ class GenerationRunner:
 
     def interrupt_all(self) -> int:
         """Stop every run in this process, keeping text so far; return how many were stopped."""
-        return sum(self._stop(gid, GenerationStatus.INTERRUPTED) for gid in list(live_generations))
+        return sum(self._stop(gid, GenerationStatus.INTERRUPTED) for gid in list(self._runs))
 
     def _stop(self, generation_id: uuid.UUID, status: str) -> bool:
-        run = live_generations.get(generation_id)
+        run = self._runs.get(generation_id)
         if run is None:
             return False
         run.stop_status = run.stop_status or status
@@ -365,7 +92,8 @@ class GenerationRunner:
         """Refuse new work, let running variants finish within the grace period, then interrupt
         the rest and wait for them to record their text."""
         self.accepting = False
-        runs = [task for task in tasks.running() if task.get_name().startswith("generation ")]
+        loop = asyncio.get_running_loop()
+        runs = [task for task in self._tasks.values() if task.get_loop() is loop]
         if runs:
             _, late = await asyncio.wait(runs, timeout=grace_seconds)
             if late:
@@ -373,29 +101,53 @@ class GenerationRunner:
                 self.interrupt_all()
                 await asyncio.wait(late, timeout=10)
 
-    async def _run(self, generation_id: uuid.UUID) -> None:
-        # Registered before the first await, so a cancel arriving while the run starts is seen.
-        run = LiveGeneration(
-            id=generation_id,
-            publisher=GroupPublisher(generation_id),
-            deadline=time.monotonic() + settings.CLONEGEN_VARIANT_DEADLINE_SECONDS,
-        )
-        live_generations[generation_id] = run
-        try:
-            if await self._prepare(run):
-                await self._run_variants(run)
-        finally:
-            live_generations.pop(generation_id, None)
+    # ------------------------------------------------------------------ the live state, read
+
+    def live(self, generation_id: uuid.UUID) -> LiveGeneration | None:
+        """The run of `generation_id` in this process, if it runs here."""
+        return self._runs.get(generation_id)
+
+    def live_variants(self, generation_id: uuid.UUID) -> dict[int, LiveVariant]:
+        """The variants this process runs for the generation, by index (empty if none)."""
+        run = self._runs.get(generation_id)
+        return run.variants if run else {}
+
+    def note_remote_follower(self, generation_id: uuid.UUID) -> None:
+        """A socket of another process follows the run: publish through the layer as well."""
+        run = self._runs.get(generation_id)
+        if run is not None:
+            run.publisher.remote_follower_joined()
+
+    async def send_exact_snapshot(
+        self, generation_id: uuid.UUID, send: Callable[[], Awaitable[None]]
+    ) -> bool:
+        """Await `send()` (which builds and sends a snapshot) while no chunk of the run can be
+        published, so the subscriber's next chunk starts where the snapshot ends; from then on
+        the run publishes through the layer too. False (and nothing sent) if it is not running
+        here."""
+        run = self._runs.get(generation_id)
+        if run is None:
+            return False
+        async with run.publish_lock:  # held by the run's chunk relays while they publish
+            await send()
+            run.publisher.remote_follower_joined()
+        return True
+
+    # ------------------------------------------------------------------------------ a run
+
+    async def _run(self, run: LiveGeneration) -> None:
+        if await self._prepare(run):
+            await self._run_variants(run)
 
     async def _prepare(self, run: LiveGeneration) -> bool:
         """Claim the generation for this process and load what its models need."""
-        pending = await _db(
+        pending = await on_sync_thread(
             services.generation_begin_run, generation_id=run.id, runner_id=RUNNER_ID
         )
         if not pending:
             return False
         await run.publisher.look_for_remote_followers()
-        generation, image_data_url = await _db(_load_generation, generation_id=run.id)
+        generation, image_data_url = await on_sync_thread(_load_generation, generation_id=run.id)
         run.messages = model_client.encode_messages(
             build_messages(
                 stack=generation.stack,
@@ -420,7 +172,7 @@ class GenerationRunner:
             # A task cancelled before its first step never ran its own clean-up.
             if variant.status in (VariantStatus.PENDING, VariantStatus.STREAMING):
                 await self._end_unfinished(run, variant, run.stop_status, time.monotonic())
-        finished = await _db(
+        finished = await on_sync_thread(
             services.generation_finish_run, generation_id=run.id, stopped_as=run.stop_status
         )
         await run.publisher.publish("generation.finished", status=finished.status)
@@ -470,7 +222,7 @@ class GenerationRunner:
                 "variant.restarted", index=variant.index, attempt=variant.attempt, model=model
             )
         max_tokens = max_tokens_for(model)
-        await _db(
+        await on_sync_thread(
             services.variant_begin_attempt,
             generation_id=run.id,
             index=variant.index,
@@ -486,7 +238,7 @@ class GenerationRunner:
                     messages=run.messages,
                     max_tokens=max_tokens,
                     on_delta=variant.append,
-                    requests_made=variant.requests,
+                    on_request=variant.count_request,
                 )
         except TimeoutError:
             raise ModelCallError(
@@ -497,9 +249,13 @@ class GenerationRunner:
         await self._complete(run, variant, relay, result, started)
 
     async def _complete(self, run, variant: LiveVariant, relay: ChunkRelay, result, started):
-        """Save first, then tell: the raw extraction is committed before any frame goes out."""
+        """Save first, then tell: the result is committed before any frame about it goes out.
+
+        The post-processed HTML is computed first (pure string work, microseconds) and stored
+        in the same statement as the raw extraction, which it never replaces."""
         text = variant.text()
         raw_html = extract_html(text)
+        html = postprocess_html(raw_html)
         duration_ms = _elapsed_ms(started)
         await _save_durably(
             generation_id=str(run.id),
@@ -507,19 +263,16 @@ class GenerationRunner:
             model=variant.model,
             text=text,
             raw_html=raw_html,
+            html=html,
             finish_reason=result.finish_reason,
             prompt_tokens=result.prompt_tokens,
             completion_tokens=result.completion_tokens,
-            requests=variant.requests[0],
+            requests=variant.requests,
             first_token_at=variant.first_token_at,
             finished_at=timezone.now(),
             duration_ms=duration_ms,
         )
         await relay.flush()
-        html = postprocess_html(raw_html)
-        await _db_result(
-            services.variant_save_html, generation_id=run.id, index=variant.index, html=html
-        )
         variant.status, variant.html = VariantStatus.COMPLETED, html
         await run.publisher.publish(
             "variant.completed",
@@ -536,13 +289,13 @@ class GenerationRunner:
 
     async def _end_unfinished(self, run, variant, status, started, error=None) -> None:
         variant.status = status
-        await _db(
+        await on_sync_thread(
             services.variant_end_unfinished,
             generation_id=run.id,
             index=variant.index,
             status=status,
             text=variant.text(),
-            requests=variant.requests[0],
+            requests=variant.requests,
             error_code=error.code if error else "",
             error_message=error.message if error else "",
             finished_at=timezone.now(),
@@ -557,11 +310,13 @@ class GenerationRunner:
 
 
 async def _save_durably(**result) -> None:
-    """Commit a finished answer, retrying while the database refuses; as a last resort append it
-    to the spool file that start-up replays. A paid-for answer is never dropped."""
+    """Commit a finished answer (with the others finishing at the same moment), retrying while
+    the database refuses; as a last resort append it to the spool file that start-up replays.
+    A paid-for answer is never dropped: every result of a refused batch retries, then spools,
+    on its own."""
     for delay in (*SAVE_RETRY_DELAYS_SECONDS, None):
         try:
-            await _db_result(services.variant_save_result, **result)
+            await save_results_together(**result)
             return
         except DatabaseError:
             logger.warning("Saving %s#%s failed", result["generation_id"], result["index"])

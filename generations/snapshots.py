@@ -9,8 +9,9 @@ import uuid
 from channels.db import database_sync_to_async
 
 from generations import selectors
+from generations.live import LiveVariant
 from generations.models import Generation, Variant
-from generations.runner import LiveVariant, live_generations
+from generations.runner import runner
 
 
 async def snapshot_frame(generation_id: uuid.UUID) -> dict:
@@ -23,8 +24,7 @@ def snapshot_of(generation: Generation) -> dict:
 
     Synchronous on purpose: the live state cannot move while the frame is assembled.
     """
-    run = live_generations.get(generation.id)
-    live = run.variants if run else {}
+    live = runner.live_variants(generation.id)
     return {
         "type": "generation.snapshot",
         "generation_id": str(generation.id),

@@ -1,4 +1,5 @@
-"""The one place that starts detached asyncio tasks: it keeps strong references (the event loop
+"""The one place that starts detached asyncio tasks (`tasks.spawn`; nothing in `generations/`
+calls `create_task` or `ensure_future` itself): it keeps strong references (the event loop
 keeps only weak ones), logs their failures, and lists those still running."""
 
 import asyncio
