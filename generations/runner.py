@@ -255,7 +255,7 @@ class GenerationRunner:
         in the same statement as the raw extraction, which it never replaces."""
         text = variant.text()
         raw_html = extract_html(text)
-        html = postprocess_html(raw_html)
+        html = _tidied(raw_html)
         duration_ms = _elapsed_ms(started)
         await _save_durably(
             generation_id=str(run.id),
@@ -273,12 +273,13 @@ class GenerationRunner:
             duration_ms=duration_ms,
         )
         await relay.flush()
-        variant.status, variant.html = VariantStatus.COMPLETED, html
+        shown = raw_html if html is None else html
+        variant.status, variant.html = VariantStatus.COMPLETED, shown
         await run.publisher.publish(
             "variant.completed",
             index=variant.index,
             model=variant.model,
-            html=html,
+            html=shown,
             duration_ms=duration_ms,
             finish_reason=result.finish_reason,
             usage={
@@ -333,6 +334,16 @@ def _load_generation(generation_id: uuid.UUID) -> tuple[Generation, str]:
     with generation.screenshot.open("rb") as stored:
         content = stored.read()
     return generation, as_data_url(content, generation.screenshot_type)
+
+
+def _tidied(raw_html: str) -> str | None:
+    """The post-processed HTML, or None (the raw extraction is then shown) if tidying fails:
+    a bug in post-processing must never cost the paid-for result its save."""
+    try:
+        return postprocess_html(raw_html)
+    except Exception:
+        logger.exception("Post-processing failed; the raw extraction is kept and shown")
+        return None
 
 
 def _elapsed_ms(started: float) -> int:
