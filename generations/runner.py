@@ -26,7 +26,13 @@ from generations.extraction import extract_html, postprocess_html
 from generations.images import as_data_url
 from generations.live import LiveGeneration, LiveVariant
 from generations.model_client import ModelCallError, ModelUnavailable, StreamBroken
-from generations.models import Generation, GenerationStatus, VariantStatus
+from generations.models import (
+    ACTIVE_VARIANT_STATUSES,
+    Generation,
+    GenerationStatus,
+    VariantErrorCode,
+    VariantStatus,
+)
 from generations.process import RUNNER_ID
 from generations.prompts import build_messages
 from generations.publisher import GroupPublisher
@@ -170,7 +176,7 @@ class GenerationRunner:
         await asyncio.wait(run.variant_tasks)
         for variant in run.variants.values():
             # A task cancelled before its first step never ran its own clean-up.
-            if variant.status in (VariantStatus.PENDING, VariantStatus.STREAMING):
+            if variant.status in ACTIVE_VARIANT_STATUSES:
                 await self._end_unfinished(run, variant, run.stop_status, time.monotonic())
         finished = await on_sync_thread(
             services.generation_finish_run, generation_id=run.id, stopped_as=run.stop_status
@@ -242,7 +248,7 @@ class GenerationRunner:
                 )
         except TimeoutError:
             raise ModelCallError(
-                "The model did not finish within the deadline.", "timeout"
+                "The model did not finish within the deadline.", VariantErrorCode.TIMEOUT
             ) from None
         finally:
             await relay.stop()

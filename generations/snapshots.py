@@ -42,7 +42,7 @@ def _stored_variant(variant: Variant) -> dict:
         "model": variant.model or variant.requested_model,
         "status": variant.status,
         "text": variant.text,
-        "html": variant.html if variant.html is not None else variant.raw_html,
+        "html": variant.shown_html,
         "finish_reason": variant.finish_reason or None,
         "error": _error(variant),
     }
