@@ -1,8 +1,8 @@
 """A new user's first hour in a real browser: the layouts at 1920, 1280 and 390 px, the code
 views, and every refusal of the new-generation form before (and after) anything is sent.
 
-Screenshots land in test-artifacts/ (git-ignored): ui-1920.png, ui-1280.png,
-ui-1280-compare.png, ui-390.png, admin-1280-list.png, admin-1280-change.png.
+Screenshots land in test-artifacts/ (git-ignored): demo-1920.png, demo-1280.png,
+demo-1280-compare.png, demo-390-top.png, demo-390.png, admin-1280-list.png, admin-1280-change.png.
 """
 
 import io
@@ -85,18 +85,18 @@ def test_demo_generation_at_1920_1280_and_390(daphne, open_page, tmp_path):  # n
     # 1920: the original and all four pages at once, each laid out at 1280 px and scaled.
     all_in_view(page, 1920, 1080)
     assert_previews_show_whole_width(page)
-    save_screenshot(page, "ui-1920.png")
+    save_screenshot(page, "demo-1920.png")
 
     # 1280: the panels wrap two by two; the compare layout shows all five at once.
     page.set_viewport_size({"width": 1280, "height": 800})
     assert_previews_show_whole_width(page)
-    save_screenshot(page, "ui-1280.png")
+    save_screenshot(page, "demo-1280.png")
     page.click("#layout-compare")
     expect(page.locator("#layout-compare")).to_have_attribute("aria-pressed", "true")
     all_in_view(page, 1280, 800)
     expect(page.locator(".panel .code").first).to_be_hidden()  # previews only
     assert_previews_show_whole_width(page)
-    save_screenshot(page, "ui-1280-compare.png")
+    save_screenshot(page, "demo-1280-compare.png")
 
     # The choice of layout is kept for the next visit.
     page.reload()
@@ -109,11 +109,13 @@ def test_demo_generation_at_1920_1280_and_390(daphne, open_page, tmp_path):  # n
     boxes = page.evaluate(BOXES)
     assert all(b["right"] <= 390 for b in boxes)
     assert [b["top"] for b in boxes] == sorted(b["top"] for b in boxes), "stacked in order"
+    page.evaluate("window.scrollTo(0, 0)")
+    save_screenshot(page, "demo-390-top.png")
     page.click("#layout-compare")
     panel = page.locator('.panel[data-index="0"]')
     panel.get_by_role("button", name="Mobile").click()
     assert panel.locator("iframe").evaluate("(f) => f.offsetWidth") == 390
-    save_screenshot(page, "ui-390.png")
+    save_screenshot(page, "demo-390.png")
     assert_no_console_errors(page)
 
 
