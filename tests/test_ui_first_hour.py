@@ -145,6 +145,8 @@ def test_code_shows_the_extracted_html_and_a_failure_keeps_no_code_box(
     expect(failed.locator(".notice")).to_be_visible()
     expect(failed.locator(".code")).to_be_hidden()
     expect(failed.locator(".html-code")).to_be_hidden()
+    failed.scroll_into_view_if_needed()
+    save_screenshot(page, "failed-variant-1280.png")
 
     panel = page.locator('.panel[data-index="0"]')
     panel.get_by_role("button", name="Code").click()
