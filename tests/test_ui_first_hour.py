@@ -5,6 +5,7 @@ Screenshots land in test-artifacts/ (git-ignored): demo-1920.png, demo-1280.png,
 demo-1280-compare.png, demo-390-top.png, demo-390.png, admin-1280-list.png, admin-1280-change.png.
 """
 
+import base64
 import io
 import os
 import subprocess
@@ -333,3 +334,59 @@ def wait_until_ended(server, generation_id: str) -> None:
     from tests.test_ui import wait_for_generation
 
     wait_for_generation(server, generation_id)
+
+
+# ------------------------------------------------------------------------------- image.js
+
+
+def encoded(fmt: str, size: tuple[int, int], mode: str = "RGB", **options) -> str:
+    buffer = io.BytesIO()
+    image = Image.new(mode, size, "white")
+    if fmt == "JPEG":
+        exif = Image.Exif()
+        exif[0x010E] = "x" * 4000  # a long metadata segment before the frame header
+        options["exif"] = exif
+    image.save(buffer, fmt, **options)
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def test_the_browser_reads_each_formats_declared_size_before_decoding(browser):
+    cases = {
+        "png": ("image/png", encoded("PNG", (123, 45)), [123, 45]),
+        "jpeg": ("image/jpeg", encoded("JPEG", (321, 54)), [321, 54]),
+        "webp-lossy": ("image/webp", encoded("WEBP", (77, 66)), [77, 66]),
+        "webp-lossless": ("image/webp", encoded("WEBP", (88, 99), lossless=True), [88, 99]),
+        "webp-alpha": ("image/webp", encoded("WEBP", (90, 35), mode="RGBA"), [90, 35]),
+    }
+    static = REPO / "generations" / "static"
+
+    def route(request_route):
+        path = request_route.request.url.split("clonegen.test", 1)[1]
+        if path.startswith("/static/"):
+            request_route.fulfill(
+                path=static / path.removeprefix("/static/"), content_type="text/javascript"
+            )
+        else:
+            request_route.fulfill(body="<!doctype html><title>t</title>", content_type="text/html")
+
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        page.route("http://clonegen.test/**", route)
+        page.goto("http://clonegen.test/")
+        sizes = page.evaluate(
+            """async (cases) => {
+              const { declaredSize, sniffType } = await import("/static/generations/image.js");
+              const out = {};
+              for (const [name, [type, b64]] of Object.entries(cases)) {
+                const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+                const size = declaredSize(bytes, sniffType(bytes));
+                out[name] = [sniffType(bytes) === type, size.width, size.height];
+              }
+              return out;
+            }""",
+            {name: [mime, b64] for name, (mime, b64, _) in cases.items()},
+        )
+    finally:
+        context.close()
+    assert sizes == {name: [True, *size] for name, (_, _, size) in cases.items()}
