@@ -59,7 +59,6 @@ def page_vocabulary() -> dict:
             "max_instructions_chars": MAX_INSTRUCTIONS_CHARS,
             "min_image_side": MIN_SIDE,
             "max_image_pixels": MAX_PIXELS,
-            "max_image_bytes": settings.CLONEGEN_MAX_IMAGE_MB * 1024 * 1024,
         },
     }
 
