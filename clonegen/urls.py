@@ -2,7 +2,9 @@
 
 from django.contrib import admin
 from django.contrib.auth.views import LoginView
+from django.templatetags.static import static
 from django.urls import include, path, re_path
+from django.views.generic import RedirectView
 
 from generations import views
 
@@ -17,4 +19,6 @@ urlpatterns = [
     path("accounts/login/", LoginView.as_view(), name="login"),
     path("api/", include("generations.api.urls")),
     path("admin/", admin.site.urls),
+    # Browsers ask for /favicon.ico on pages that name no icon (JSON opened in a tab).
+    path("favicon.ico", RedirectView.as_view(url=static("generations/favicon.svg"))),
 ]

@@ -15,9 +15,17 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from generations.errors import LOGIN_REQUIRED, RATE_LIMITED, AppError
+from generations.model_client import is_demo_mode
 from generations.models import Generation
 
 RATE_PERIODS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
+# How the rate limit's message names each period ("You have started 30 generations this hour").
+PERIOD_PHRASES = {
+    1: "this second",
+    60: "this minute",
+    3600: "this hour",
+    86400: "in the last 24 hours",
+}
 
 
 @dataclass(frozen=True)
@@ -70,10 +78,11 @@ def parse_rate(raw: str) -> tuple[int, int] | None:
 def check_rate_limit(requester: Requester) -> None:
     """Refuse a new generation past CLONEGEN_RATE_LIMIT, saying when to try again.
 
-    The count comes from the stored generations themselves, so every process shares it.
+    The count comes from the stored generations themselves, so every process shares it. Demo
+    mode is exempt: its stand-in costs nothing, and a first hour of trying it out must not stop.
     """
     rate = parse_rate(settings.CLONEGEN_RATE_LIMIT)
-    if rate is None:
+    if rate is None or is_demo_mode():
         return
     limit, seconds = rate
     since = timezone.now() - timedelta(seconds=seconds)
@@ -85,11 +94,26 @@ def check_rate_limit(requester: Requester) -> None:
     recent = list(mine.order_by("-created_at").values_list("created_at", flat=True)[:limit])
     if len(recent) < limit:
         return
-    retry_after = math.ceil(
-        (recent[-1] + timedelta(seconds=seconds) - timezone.now()).total_seconds()
+    retry_after = max(
+        1,
+        math.ceil((recent[-1] + timedelta(seconds=seconds) - timezone.now()).total_seconds()),
     )
-    raise AppError(
-        RATE_LIMITED,
-        f"At most {limit} new generations per {seconds} s; try again in {retry_after} s.",
-        retry_after=max(retry_after, 1),
-    )
+    raise AppError(RATE_LIMITED, rate_limit_message(limit, seconds, retry_after), retry_after)
+
+
+def rate_limit_message(limit: int, seconds: int, retry_after: int) -> str:
+    """Return "You have started 30 generations this hour; try again in 54 min." """
+    period = PERIOD_PHRASES.get(seconds, f"in the last {format_wait(seconds)}")
+    started = f"{limit} generation{'s' if limit != 1 else ''}"
+    return f"You have started {started} {period}; try again in {format_wait(retry_after)}."
+
+
+def format_wait(seconds: int) -> str:
+    """Return a wait as a person says it: "45 s", "54 min", "2 h 5 min"."""
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes = math.ceil(seconds / 60)
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes} min" if minutes else f"{hours} h"

@@ -20,6 +20,7 @@ from generations.process import RUNNER_ID
 from generations.publisher import GroupPublisher
 from generations.runner import runner
 
+# The page's counter reads this same number (views.page_vocabulary).
 MAX_INSTRUCTIONS_CHARS = 4000
 # A cancel can still change these: a running generation stops its models; an interrupted one
 # (its process died) has its unfinished variants ended `cancelled`. Any other status is final.
@@ -44,10 +45,14 @@ def parse_generate_request(payload: dict) -> GenerateRequest:
     instructions = payload.get("instructions", "")
     if instructions is None:
         instructions = ""
-    if not isinstance(instructions, str) or len(instructions) > MAX_INSTRUCTIONS_CHARS:
+    if not isinstance(instructions, str):
+        raise AppError(INVALID_FIELD, "`instructions` must be text.")
+    if len(instructions) > MAX_INSTRUCTIONS_CHARS:
+        # Refused whole, never cut: a silently shortened request is not what the user asked.
         raise AppError(
             INVALID_FIELD,
-            f"`instructions` must be text of at most {MAX_INSTRUCTIONS_CHARS} characters.",
+            f"The instructions are {len(instructions)} characters long; the limit is"
+            f" {MAX_INSTRUCTIONS_CHARS}. Shorten them and try again.",
         )
     stack = payload.get("stack", Stack.HTML_TAILWIND)
     if stack is None:

@@ -13,7 +13,12 @@ from generations.models import Generation, Variant
 
 # What the list needs of each variant; their page-sized columns (text, HTML) stay unread.
 LIST_VARIANT_FIELDS = ("id", "generation_id", "index", "status", "model", "cost_usd")
-PREVIEW_STYLE = "width:100%;max-width:1200px;height:480px;border:1px solid #ccc;background:#fff"
+# Long free text (instructions) folds away past this many characters.
+FOLD_CHARS = 300
+
+# The list and the pages fit a 1280 px screen: the app's own navigation sidebar would take a
+# quarter of it, and its one link is on the admin's home page anyway.
+admin.site.enable_nav_sidebar = False
 
 
 class ReadOnlyMixin:
@@ -49,10 +54,10 @@ def code_block(summary: str, code: str | None):
     if code is None:
         return "—"
     return format_html(
-        '<details><summary>{} ({} characters)</summary><pre style="{}">{}</pre></details>',
+        '<details><summary>{} ({} characters)</summary><pre class="clonegen-code">{}</pre>'
+        "</details>",
         summary,
         len(code),
-        "white-space:pre-wrap;max-height:480px;overflow:auto",
         code,
     )
 
@@ -61,7 +66,36 @@ class VariantInline(ReadOnlyMixin, admin.StackedInline):
     model = Variant
     extra = 0
     can_delete = False
-    fields = [
+    # What one looks at first is open; the run's details and the code are folded.
+    fieldsets = [
+        (
+            None,
+            {
+                "fields": [
+                    ("index", "status", "model", "requested_model"),
+                    ("cost_usd", "duration_ms", "finish_reason"),
+                    ("error", "error_message"),
+                    "preview",
+                ]
+            },
+        ),
+        (
+            "Run details",
+            {
+                "classes": ["collapse"],
+                "fields": [
+                    "model_chain",
+                    ("prompt_tokens", "completion_tokens", "max_tokens", "attempts"),
+                    ("started_at", "first_token_at", "finished_at"),
+                ],
+            },
+        ),
+        (
+            "Code",
+            {"classes": ["collapse"], "fields": ["html_code", "raw_html_code", "text_code"]},
+        ),
+    ]
+    readonly_fields = [
         "index",
         "requested_model",
         "model_chain",
@@ -84,7 +118,6 @@ class VariantInline(ReadOnlyMixin, admin.StackedInline):
         "raw_html_code",
         "text_code",
     ]
-    readonly_fields = fields
 
     @admin.display(description="error code")
     def error(self, variant: Variant) -> str:
@@ -98,13 +131,16 @@ class VariantInline(ReadOnlyMixin, admin.StackedInline):
         if variant.shown_html is None:
             return "—"
         # Untrusted markup: scripts may run, but never with this origin (no allow-same-origin),
-        # and the endpoint adds its own `sandbox allow-scripts` policy.
+        # and the endpoint adds its own `sandbox allow-scripts` policy. The page is laid out
+        # 1280 px wide and scaled down (generations/admin.css), so all its width shows.
+        url = f"/api/generations/{variant.generation_id}/variants/{variant.index}/html"
         return format_html(
-            '<iframe sandbox="allow-scripts" src="{}" loading="lazy" title="{}" style="{}">'
-            "</iframe>",
-            f"/api/generations/{variant.generation_id}/variants/{variant.index}/html",
+            '<div class="clonegen-preview"><iframe sandbox="allow-scripts" src="{}"'
+            ' loading="lazy" title="{}"></iframe></div>'
+            '<a href="{}" target="_blank" rel="noopener">Open full size</a>',
+            url,
             f"variant {variant.index} preview",
-            PREVIEW_STYLE,
+            url,
         )
 
     @admin.display(description="HTML")
@@ -123,14 +159,15 @@ class VariantInline(ReadOnlyMixin, admin.StackedInline):
 @admin.register(Generation)
 class GenerationAdmin(ReadOnlyMixin, admin.ModelAdmin):
     list_display = [
-        "id",
+        "thumbnail",
+        "short_id",
         "created_at",
         "status",
         "chosen_model",
         "duration",
         "total_cost",
-        "thumbnail",
     ]
+    list_display_links = ["short_id"]
     list_filter = ["status", ModelUsedFilter, "created_at"]
     search_fields = ["id"]
     date_hierarchy = "created_at"
@@ -139,14 +176,47 @@ class GenerationAdmin(ReadOnlyMixin, admin.ModelAdmin):
     show_full_result_count = False
     inlines = [VariantInline]
     actions = ["retry_selected", "export_selected"]
-    fields = [
+    fieldsets = [
+        (
+            None,
+            {
+                "fields": [
+                    ("id", "status"),
+                    "screenshot_preview",
+                    ("stack", "chosen_index", "total_cost"),
+                    "instructions_folded",
+                    ("created_at", "duration_ms"),
+                ]
+            },
+        ),
+        (
+            "Details",
+            {
+                "classes": ["collapse"],
+                "fields": [
+                    ("owner", "client_key"),
+                    "prompt_version",
+                    "screenshot_name",
+                    (
+                        "screenshot_type",
+                        "screenshot_bytes",
+                        "screenshot_width",
+                        "screenshot_height",
+                    ),
+                    ("run_started_at", "finished_at"),
+                    ("runner_id", "heartbeat_at"),
+                ],
+            },
+        ),
+    ]
+    readonly_fields = [
         "id",
         "status",
         "screenshot_preview",
         "owner",
         "client_key",
         "stack",
-        "instructions",
+        "instructions_folded",
         "prompt_version",
         "screenshot_name",
         "screenshot_type",
@@ -162,7 +232,6 @@ class GenerationAdmin(ReadOnlyMixin, admin.ModelAdmin):
         "runner_id",
         "heartbeat_at",
     ]
-    readonly_fields = fields
 
     def get_queryset(self, request):
         return (
@@ -180,6 +249,26 @@ class GenerationAdmin(ReadOnlyMixin, admin.ModelAdmin):
             return super().get_search_results(request, queryset, search_term)
 
     # ------------------------------------------------------------------------- columns
+
+    @admin.display(description="id", ordering="id")
+    def short_id(self, generation: Generation) -> str:
+        # The whole id wraps over four lines; its first 8 characters find it (search, /g/<id>).
+        return str(generation.id)[:8]
+
+    @admin.display(description="instructions")
+    def instructions_folded(self, generation: Generation):
+        text = generation.instructions
+        if not text:
+            return "—"
+        if len(text) <= FOLD_CHARS:
+            return text
+        return format_html(
+            '<details><summary>{}… ({} characters)</summary><div class="clonegen-text">{}</div>'
+            "</details>",
+            text[:FOLD_CHARS],
+            len(text),
+            text,
+        )
 
     @admin.display(description="chosen model")
     def chosen_model(self, generation: Generation) -> str:
@@ -200,8 +289,8 @@ class GenerationAdmin(ReadOnlyMixin, admin.ModelAdmin):
     @admin.display(description="screenshot")
     def thumbnail(self, generation: Generation):
         return format_html(
-            '<img src="{}" alt="screenshot" loading="lazy" width="96" '
-            'style="max-height:72px;object-fit:cover;object-position:top">',
+            '<img src="{}" alt="screenshot" loading="lazy" width="64" height="40"'
+            ' class="clonegen-thumb">',
             f"/g/{generation.id}/screenshot",
         )
 
@@ -209,8 +298,8 @@ class GenerationAdmin(ReadOnlyMixin, admin.ModelAdmin):
     def screenshot_preview(self, generation: Generation):
         src = f"/g/{generation.id}/screenshot"
         return format_html(
-            '<a href="{}" target="_blank" rel="noopener"><img src="{}" alt="screenshot" '
-            'style="max-width:480px;max-height:360px;border:1px solid #ccc"></a>',
+            '<a href="{}" target="_blank" rel="noopener"><img src="{}" alt="screenshot"'
+            ' class="clonegen-shot"></a>',
             src,
             src,
         )

@@ -15,6 +15,8 @@ ACCEPTED_FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/web
 EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp"}
 # A screenshot of a very tall page is still far below this; anything larger is a bomb.
 MAX_PIXELS = 64_000_000
+# Below this a "screenshot" shows nothing a model could copy, yet it would start four paid calls.
+MIN_SIDE = 32
 _DATA_URL = re.compile(r"^data:(?P<mime>[\w.+-]+/[\w.+-]+)?(?P<params>(;[^,;]*)*?);base64,", re.I)
 
 
@@ -65,8 +67,7 @@ def _decode_pixels(content: bytes) -> Screenshot:
             with Image.open(io.BytesIO(content)) as image:
                 if image.format not in ACCEPTED_FORMATS:
                     raise AppError(INVALID_IMAGE, "Only PNG, JPEG and WebP images are accepted.")
-                if image.width * image.height > MAX_PIXELS:
-                    raise AppError(IMAGE_TOO_LARGE, f"The image has over {MAX_PIXELS} pixels.")
+                _check_dimensions(image.width, image.height)
                 image.load()  # decodes every pixel: a truncated or corrupt file fails here
                 return Screenshot(
                     content=content,
@@ -80,6 +81,20 @@ def _decode_pixels(content: bytes) -> Screenshot:
         raise AppError(IMAGE_TOO_LARGE, "The image decompresses to too many pixels.") from None
     except Exception:  # Pillow raises many types for corrupt input; all mean the same here
         raise AppError(INVALID_IMAGE, "The image could not be decoded.") from None
+
+
+def _check_dimensions(width: int, height: int) -> None:
+    if width < MIN_SIDE or height < MIN_SIDE:
+        raise AppError(
+            INVALID_IMAGE,
+            f"The screenshot is {width}x{height} px; it must be at least {MIN_SIDE}x{MIN_SIDE} px.",
+        )
+    if width * height > MAX_PIXELS:
+        raise AppError(
+            IMAGE_TOO_LARGE,
+            f"The screenshot is {width}x{height} px ({width * height / 1e6:.1f} megapixels);"
+            f" the limit is {MAX_PIXELS // 1_000_000} megapixels.",
+        )
 
 
 def _too_large_message(max_bytes: int) -> str:

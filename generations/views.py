@@ -14,7 +14,9 @@ from django.views.decorators.http import require_safe
 
 from generations import model_status, selectors
 from generations.access import Requester
+from generations.actions import MAX_INSTRUCTIONS_CHARS
 from generations.errors import AppError
+from generations.images import MAX_PIXELS, MIN_SIDE
 from generations.model_client import is_demo_mode
 from generations.models import (
     ACTIVE_GENERATION_STATUSES,
@@ -52,6 +54,12 @@ def page_vocabulary() -> dict:
         },
         "error_hints": dict(VariantErrorCode.choices),
         "stack_labels": dict(Stack.choices),
+        # The server's input limits, so the page refuses what the server would before uploading.
+        "limits": {
+            "max_instructions_chars": MAX_INSTRUCTIONS_CHARS,
+            "min_image_side": MIN_SIDE,
+            "max_image_pixels": MAX_PIXELS,
+        },
     }
 
 

@@ -227,8 +227,11 @@ def test_upload_streams_four_variants_into_sandboxed_previews(
     panel.evaluate("(el) => el.scrollIntoView({block: 'start'})")
     save_screenshot(page, "ui-390-panel.png")
     panel.get_by_role("button", name="Code").click()
-    expect(panel.locator(".code")).to_be_visible()
+    expect(panel.locator(".html-code")).to_be_visible()
     expect(panel.locator("iframe")).to_be_hidden()
+    panel.get_by_role("button", name="Raw answer").click()
+    expect(panel.locator(".code")).to_be_visible()
+    expect(panel.locator(".html-code")).to_be_hidden()
     assert_no_console_errors(page)
 
 

@@ -4,12 +4,15 @@
 // Everything goes through the contract: the socket at /ws/generations/ (generate, subscribe,
 // cancel, retry) and the REST API (the generation object, choose, a variant's HTML).
 
-import { describeImage, inspectImage } from "./image.js";
+import { instructionsCounter, refusalText } from "./composer.js";
+import { describeImage, formatBytes, inspectImage } from "./image.js";
+import { setupLayout } from "./layout.js";
 import { formatSeconds, VariantPanel } from "./panel.js";
 import { GenerationSocket } from "./socket.js";
 import {
   ACTIVE_GENERATION as ACTIVE,
   ENDED_VARIANT,
+  LIMITS,
   RETRYABLE_GENERATION as RETRYABLE,
   STACK_LABELS,
 } from "./vocabulary.js";
@@ -33,6 +36,7 @@ const els = {
   imagePreview: $("image-preview"),
   imageInfo: $("image-info"),
   instructions: $("instructions"),
+  instructionsCount: $("instructions-count"),
   stack: $("stack"),
   generate: $("generate"),
   message: $("message"),
@@ -63,6 +67,7 @@ const state = {
   chosenIndex: null,
   choiceFromServer: false, // chosenIndex is the server's, not the default rule
   image: null, // the inspected screenshot on the new-generation form
+  reading: null, // a promise while a chosen screenshot is still being read and decoded
   imageProblem: null,
   generateFrame: null, // the `generate` frame, until the server confirms it
   generateSent: false,
@@ -75,6 +80,7 @@ const state = {
 function showMessage(text, kind = "error") {
   els.message.textContent = text;
   els.message.dataset.kind = kind;
+  delete els.message.dataset.code;
 }
 
 function clearMessage() {
@@ -403,7 +409,8 @@ const handlers = {
       socket.stop();
       state.generateFrame = null;
       setBusy(false);
-      showMessage(`The server refused the screenshot (${code}): ${message}`);
+      showMessage(refusalText({ code, message }));
+      els.message.dataset.code = code ?? "";
       return;
     }
     if (code === "not_found") {
@@ -450,17 +457,36 @@ els.retry.addEventListener("click", () => {
 
 // ---- the new-generation form ---------------------------------------------------
 
-function setBusy(busy) {
+function setBusy(busy, label = "Starting…") {
   els.generate.disabled = busy;
-  els.generate.textContent = busy ? "Starting…" : "Generate";
+  els.generate.textContent = busy ? label : "Generate";
+  els.generate.setAttribute("aria-busy", String(busy));
+}
+
+const instructions = instructionsCounter(
+  els.instructions, els.instructionsCount, LIMITS.max_instructions_chars,
+);
+
+/** Read and check a chosen file; Generate, pressed meanwhile, waits for `state.reading`. */
+function useFile(file) {
+  if (!file) return;
+  els.dropzone.setAttribute("aria-busy", "true");
+  const reading = readFile(file).catch(() => {
+    showMessage("This file could not be read, so nothing was sent. Choose it again.");
+  }).finally(() => {
+    if (state.reading === reading) {
+      state.reading = null;
+      els.dropzone.removeAttribute("aria-busy");
+    }
+  });
+  state.reading = reading;
 }
 
 let inspecting = 0;
-async function useFile(file) {
-  if (!file) return;
+async function readFile(file) {
   const ticket = ++inspecting;
-  els.imageInfo.textContent = "Checking the image…";
-  const result = await inspectImage(file, maxImageMb);
+  els.imageInfo.textContent = `Reading ${file.name || "the image"} (${formatBytes(file.size)})…`;
+  const result = await inspectImage(file, maxImageMb, LIMITS);
   if (ticket !== inspecting) return;
   if (state.image) URL.revokeObjectURL(state.image.url);
   if (!result.ok) {
@@ -523,9 +549,21 @@ document.addEventListener("keydown", (event) => {
   }
 });
 
-els.form.addEventListener("submit", (event) => {
+els.form.addEventListener("submit", async (event) => {
   event.preventDefault();
-  if (state.generateFrame) return;
+  if (state.generateFrame || els.generate.disabled) return;
+  const tooLong = instructions.tooLong();
+  if (tooLong) {
+    showMessage(tooLong);
+    els.instructions.focus();
+    return;
+  }
+  if (state.reading) {
+    // Pressed while the screenshot is still being read: start as soon as it is ready.
+    setBusy(true, "Reading the image…");
+    while (state.reading) await state.reading;
+    setBusy(false);
+  }
   if (!state.image) {
     showMessage(state.imageProblem ?? "Choose a screenshot first.");
     els.file.focus();
@@ -570,6 +608,10 @@ function followStoredGeneration(data) {
   setOverall(data.status, data.duration_ms);
   socket.start(); // subscribe: the snapshot brings the text, then live frames if it runs
 }
+
+setupLayout(els.workspace, $("layout-compare"), () => {
+  for (const panel of state.panels.values()) panel.preferPreview();
+});
 
 const pageData = $("generation-data");
 if (pageData) followStoredGeneration(JSON.parse(pageData.textContent));

@@ -30,6 +30,58 @@ export function formatBytes(bytes) {
   return `${(bytes / (1024 * 1024)).toFixed(1)} MB`;
 }
 
+/** The pixel size a PNG, JPEG or WebP header declares, or null: read before decoding, so an
+ * image over the pixel limit is refused without the browser allocating it whole. */
+export function declaredSize(bytes, type) {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const fits = (at, length) => at + length <= bytes.length;
+  if (type === "image/png" && fits(16, 8)) {
+    return { width: view.getUint32(16), height: view.getUint32(20) };
+  }
+  if (type === "image/webp" && fits(12, 18)) {
+    const chunk = String.fromCharCode(...bytes.slice(12, 16));
+    const u24 = (at) => bytes[at] | (bytes[at + 1] << 8) | (bytes[at + 2] << 16);
+    if (chunk === "VP8X") return { width: u24(24) + 1, height: u24(27) + 1 };
+    if (chunk === "VP8L") {
+      const bits = view.getUint32(21, true);
+      return { width: (bits & 0x3fff) + 1, height: ((bits >>> 14) & 0x3fff) + 1 };
+    }
+    if (chunk === "VP8 ") {
+      return { width: view.getUint16(26, true) & 0x3fff, height: view.getUint16(28, true) & 0x3fff };
+    }
+    return null;
+  }
+  if (type === "image/jpeg") {
+    // Walk the markers to the first start-of-frame (SOF0..SOF15 but DHT, JPG and DAC).
+    let at = 2;
+    while (fits(at, 9) && bytes[at] === 0xff) {
+      const marker = bytes[at + 1];
+      if (marker >= 0xc0 && marker <= 0xcf && ![0xc4, 0xc8, 0xcc].includes(marker)) {
+        return { width: view.getUint16(at + 7), height: view.getUint16(at + 5) };
+      }
+      at += 2 + view.getUint16(at + 2);
+    }
+  }
+  return null;
+}
+
+/** A refusal of the image's pixel size, worded as the server words it, or null. */
+export function sizeProblem({ width, height }, { min_image_side: min, max_image_pixels: max } = {}) {
+  if (min && (width < min || height < min)) {
+    return `The screenshot is ${width}x${height} px; it must be at least ${min}x${min} px. `
+      + "Nothing was sent.";
+  }
+  if (max && width * height > max) {
+    const megapixels = (width * height / 1e6).toFixed(1);
+    return `The screenshot is ${width}x${height} px (${megapixels} megapixels); `
+      + `the limit is ${Math.floor(max / 1e6)} megapixels. Nothing was sent.`;
+  }
+  return null;
+}
+
+// The header and, for a JPEG, the metadata before its frame header (EXIF can be long).
+const HEADER_BYTES = 256 * 1024;
+
 function decode(url) {
   const img = new Image();
   img.src = url;
@@ -49,7 +101,7 @@ function readAsDataUrl(blob) {
  * Check `file` and describe it: {ok: true, type, width, height, bytes, url, dataUrl}
  * or {ok: false, message}. `url` is an object URL the caller revokes.
  */
-export async function inspectImage(file, maxMb) {
+export async function inspectImage(file, maxMb, limits = {}) {
   if (!file) return { ok: false, message: "Choose a screenshot first." };
   if (file.size === 0) return { ok: false, message: "This file is empty, so nothing was sent." };
   if (file.size > maxMb * 1024 * 1024) {
@@ -58,9 +110,12 @@ export async function inspectImage(file, maxMb) {
       message: `This image is ${formatBytes(file.size)}; the limit is ${maxMb} MB. Nothing was sent.`,
     };
   }
-  const head = new Uint8Array(await file.slice(0, 16).arrayBuffer());
+  const head = new Uint8Array(await file.slice(0, HEADER_BYTES).arrayBuffer());
   const type = sniffType(head);
   if (!type) return { ok: false, message: NOT_AN_IMAGE };
+  const declared = declaredSize(head, type);
+  const declaredProblem = declared && sizeProblem(declared, limits);
+  if (declaredProblem) return { ok: false, message: declaredProblem };
   const url = URL.createObjectURL(file);
   let size;
   try {
@@ -68,6 +123,11 @@ export async function inspectImage(file, maxMb) {
   } catch {
     URL.revokeObjectURL(url);
     return { ok: false, message: NOT_AN_IMAGE };
+  }
+  const problem = sizeProblem(size, limits);
+  if (problem) {
+    URL.revokeObjectURL(url);
+    return { ok: false, message: problem };
   }
   // Send the bytes under the type they really have, whatever the file name claimed.
   const dataUrl = await readAsDataUrl(new Blob([file], { type }));

@@ -3,6 +3,7 @@
 // Offsets in the socket protocol count code points (Python `len`), while JS strings count
 // UTF-16 units, so each panel keeps its text and a separate code-point length.
 
+import { showHighlighted } from "./syntax.js";
 import { ACTIVE_VARIANT, ERROR_HINTS, VARIANT_STATUS_LABELS } from "./vocabulary.js";
 
 // "restarting" is the page's own state between a `variant.restarted` frame and the next chunk;
@@ -109,9 +110,10 @@ export class VariantPanel {
     this.noticeEl.hidden = true;
     this.codeEl = make("pre", "code");
     this.codeEl.tabIndex = 0;
-    this.codeEl.setAttribute("aria-label", `Code of variant ${i + 1}`);
+    this.codeEl.setAttribute("aria-label", `Model answer of variant ${i + 1}`);
     this.codeText = document.createTextNode("");
     this.codeEl.append(this.codeText);
+    this.buildHtmlView();
     this.viewport = make("div", "viewport");
     this.frame = make("iframe", "preview");
     // Generated HTML is untrusted: scripts may run, but in an opaque origin. Never add
@@ -121,18 +123,20 @@ export class VariantPanel {
     this.frame.title = `Rendered page of variant ${i + 1}`;
     this.frame.tabIndex = -1;
     this.viewport.append(this.frame);
-    stage.append(this.noticeEl, this.codeEl, this.viewport);
+    stage.append(this.noticeEl, this.codeEl, this.htmlEl, this.viewport);
 
     const toolbar = make("div", "toolbar");
     toolbar.setAttribute("role", "toolbar");
     toolbar.setAttribute("aria-label", `Variant ${i + 1} actions`);
-    const views = toggle({ preview: "Preview", code: "Code" }, "Show");
+    const views = toggle({ preview: "Preview", code: "Code", raw: "Raw answer" }, "Show");
+    views.group.classList.add("views");
     this.viewButtons = views.buttons;
     const widths = toggle({ desktop: "Desktop", mobile: "Mobile" }, "Preview width");
+    widths.group.classList.add("widths");
     this.widthButtons = widths.buttons;
-    this.copyButton = button("Copy");
-    this.downloadButton = button("Download");
-    this.openLink = make("a", "button-link small", "Open");
+    this.copyButton = button("Copy", "small copy");
+    this.downloadButton = button("Download", "small download");
+    this.openLink = make("a", "button-link small open", "Open");
     this.openLink.target = "_blank";
     this.openLink.rel = "noopener";
     this.chooseButton = button("Use this one", "small choose");
@@ -217,6 +221,8 @@ export class VariantPanel {
     this.finishReason = null;
     this.frame.removeAttribute("src");
     this.loadedUrl = null;
+    this.highlightedHtml = null;
+    this.htmlCode.textContent = "";
     if (!this.viewChosenByUser) this.view = "code";
     this.render();
   }
@@ -288,7 +294,14 @@ export class VariantPanel {
   setView(view) {
     this.view = view;
     this.render();
-    if (view === "code") this.codeEl.scrollTop = this.codeEl.scrollHeight;
+    if (view !== "preview") this.codeEl.scrollTop = this.codeEl.scrollHeight;
+  }
+
+  /** Show the rendered page, if there is one (the compare layout shows only pages). */
+  preferPreview() {
+    if (this.html === null || this.view === "preview") return;
+    this.view = "preview";
+    this.render();
   }
 
   setWidth(width) {
@@ -397,9 +410,9 @@ export class VariantPanel {
     this.noticeEl.dataset.kind = this.status;
 
     const hasHtml = this.html !== null;
-    const view = hasHtml ? this.view : "code";
+    const view = this.shownView();
     this.stage.dataset.view = view;
-    this.codeEl.hidden = view !== "code";
+    this.showCodeViews(view);
     this.viewport.hidden = view !== "preview";
     // The page loads from the REST HTML endpoint, whose own Content-Security-Policy sandboxes
     // it; an inline srcdoc would inherit this page's strict policy and break the preview.
@@ -410,7 +423,7 @@ export class VariantPanel {
     }
     for (const [value, node] of Object.entries(this.viewButtons)) {
       node.setAttribute("aria-pressed", String(value === view));
-      node.disabled = value === "preview" && !hasHtml;
+      node.disabled = value !== "code" && !hasHtml;
     }
     for (const [value, node] of Object.entries(this.widthButtons)) {
       node.setAttribute("aria-pressed", String(value === this.width));
@@ -434,6 +447,34 @@ export class VariantPanel {
     this.chooseButton.setAttribute("aria-pressed", String(this.chosen));
     this.tick();
     this.fitPreview();
+  }
+
+  /** The view the stage shows: without HTML yet, the streaming answer is the code. */
+  shownView() {
+    return this.html === null ? "code" : this.view;
+  }
+
+  buildHtmlView() {
+    this.htmlEl = make("pre", "html-code");
+    this.htmlEl.tabIndex = 0;
+    this.htmlEl.setAttribute("aria-label", `HTML of variant ${this.index + 1}`);
+    this.htmlCode = make("code", "language-html");
+    this.htmlEl.append(this.htmlCode);
+    this.highlightedHtml = null;
+  }
+
+  /** Code shows the extracted HTML (highlighted) once there is one, the live answer before;
+   * Raw answer shows what the model wrote. A variant that ended with no text shows no box. */
+  showCodeViews(view) {
+    const hasHtml = this.html !== null;
+    const blank = !this.text && !this.running && this.status !== "completed";
+    this.stage.classList.toggle("blank", blank);
+    this.codeEl.hidden = blank || !(view === "raw" || (view === "code" && !hasHtml));
+    this.htmlEl.hidden = !(view === "code" && hasHtml);
+    if (!this.htmlEl.hidden && this.highlightedHtml !== this.html) {
+      this.highlightedHtml = this.html;
+      showHighlighted(this.htmlCode, this.html);
+    }
   }
 
   /** The variant's page on the REST API, once it has one. */

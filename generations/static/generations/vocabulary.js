@@ -11,3 +11,5 @@ export const ENDED_VARIANT = new Set(data.ended_variant_statuses ?? []);
 export const VARIANT_STATUS_LABELS = data.variant_status_labels ?? {};
 export const ERROR_HINTS = data.error_hints ?? {};
 export const STACK_LABELS = data.stack_labels ?? {};
+// The server's input limits (instructions, image size): checked here before anything is sent.
+export const LIMITS = data.limits ?? {};
