@@ -21,6 +21,7 @@ from django.conf import settings
 from generations import actions, control, publisher, selectors
 from generations.access import Requester
 from generations.errors import INTERNAL_ERROR, INVALID_JSON, UNKNOWN_TYPE, AppError
+from generations.payloads import parse_json
 from generations.process import RUNNER_ID
 from generations.publisher import group_name
 from generations.selectors import parse_generation_id
@@ -224,10 +225,7 @@ def _layer_capacity() -> int:
 
 
 def _parse(text_data: str | None) -> dict:
-    try:
-        message = json.loads(text_data) if text_data is not None else None
-    except ValueError:
-        message = None
+    message = parse_json(text_data) if text_data is not None else None
     if not isinstance(message, dict):
         raise AppError(INVALID_JSON)
     return message

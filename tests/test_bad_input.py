@@ -41,6 +41,10 @@ def gif_bytes() -> bytes:
 PNG = png_bytes()
 IMAGE = data_url(PNG)
 LONG_TEXT = "x" * 4001  # instructions are capped at 4000 characters
+LONE_SURROGATE = "x\ud800y"  # valid JSON (escaped), but no UTF-8 can carry it
+DEEP_ARRAY = "[" * 100_000 + "]" * 100_000  # past Python's recursion limit
+DEEP_OBJECT = '{"image": ' * 40 + '"x"' + "}" * 40  # under that limit, far past any request
+TOO_MANY_PARAMETERS = "&".join(f"p{i}=1" for i in range(1500))  # Django's limit is 1000
 
 
 # --------------------------------------------------------------------------- cases
@@ -106,6 +110,43 @@ CASES = {
     "instructions_not_text": generate({"image": IMAGE, "instructions": 7}, "invalid_field"),
     "instructions_too_long": generate({"image": IMAGE, "instructions": LONG_TEXT}, "invalid_field"),
     "empty_body": Case("invalid_field", rest=("POST", "/api/generations", None, "")),
+    # text that is not Unicode (a lone surrogate), in any string: values, keys, ids
+    "surrogate_instructions": generate(
+        {"image": IMAGE, "instructions": LONE_SURROGATE}, "invalid_field"
+    ),
+    "surrogate_stack": generate({"image": IMAGE, "stack": LONE_SURROGATE}, "invalid_field"),
+    "surrogate_image": generate({"image": IMAGE + LONE_SURROGATE}, "invalid_field"),
+    "surrogate_key": generate({"image": IMAGE, LONE_SURROGATE: "x"}, "invalid_field"),
+    "surrogate_raw_utf8": Case(
+        "invalid_field",
+        rest=(
+            "POST",
+            "/api/generations",
+            b'{"image": "x", "instructions": "\xed\xa0\x80"}',
+            "application/json",
+        ),
+    ),
+    "surrogate_subscribe_id": Case(
+        "invalid_field", socket=json.dumps({"type": "subscribe", "generation_id": LONE_SURROGATE})
+    ),
+    "surrogate_retry_id": Case(
+        "invalid_field", socket=json.dumps({"type": "retry", "generation_id": LONE_SURROGATE})
+    ),
+    "surrogate_type": Case("invalid_field", socket=json.dumps({"type": LONE_SURROGATE})),
+    # nested deeper than any request: past the recursion limit, and just deep
+    "deep_array": raw(DEEP_ARRAY, "invalid_json"),
+    "deep_object": raw(DEEP_OBJECT, "invalid_json"),
+    "deep_field": generate(
+        {"image": IMAGE, "instructions": json.loads(DEEP_OBJECT)}, "invalid_json"
+    ),
+    # too many query parameters
+    "too_many_query_parameters": Case(
+        "invalid_field", rest=("GET", f"/api/generations?{TOO_MANY_PARAMETERS}", None, "")
+    ),
+    "too_many_query_parameters_on_detail": Case(
+        "invalid_field",
+        rest=("GET", f"/api/generations/{UNKNOWN_ID}?{TOO_MANY_PARAMETERS}", None, ""),
+    ),
     # not a decodable PNG, JPEG or WebP
     "text_plain_data_url": image("data:text/plain;base64,aGVsbG8=", "invalid_image"),
     "not_a_data_url": image("https://example.com/screenshot.png", "invalid_image"),

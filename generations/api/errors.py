@@ -2,7 +2,7 @@
 
 import logging
 
-from django.core.exceptions import RequestDataTooBig
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions
 from rest_framework.response import Response
@@ -38,6 +38,8 @@ _DRF_KINDS: list[tuple[type[Exception], ErrorKind]] = [
     # DRF reads a JSON body through `request.body`, where Django enforces
     # DATA_UPLOAD_MAX_MEMORY_SIZE (16 MiB) before any parser sees it.
     (RequestDataTooBig, REQUEST_TOO_LARGE),
+    # Django refuses over DATA_UPLOAD_MAX_NUMBER_FIELDS (1000) query parameters this way.
+    (TooManyFieldsSent, INVALID_FIELD),
 ]
 
 
