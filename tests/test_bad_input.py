@@ -139,6 +139,10 @@ CASES = {
     "deep_field": generate(
         {"image": IMAGE, "instructions": json.loads(DEEP_OBJECT)}, "invalid_json"
     ),
+    # a filter value that is neither true nor false
+    "has_failed_variant_maybe": Case(
+        "invalid_field", rest=("GET", "/api/generations?has_failed_variant=maybe", None, "")
+    ),
     # too many query parameters
     "too_many_query_parameters": Case(
         "invalid_field", rest=("GET", f"/api/generations?{TOO_MANY_PARAMETERS}", None, "")
@@ -275,6 +279,15 @@ async def test_rest_refuses_bad_input(case, async_client, live_models, settings)
     assert response.status_code == expected_status, response.content[:300]
     assert response.json() == {"success": False, "error": {"code": case.code, "message": ANY_TEXT}}
     await assert_nothing_happened(live_models, files_before)
+
+
+async def test_a_refused_filter_names_its_parameter(async_client):
+    response = await async_client.get("/api/generations?has_failed_variant=maybe")
+    assert "has_failed_variant" in response.json()["error"]["message"]
+    for value, listed in (("true", 0), ("FALSE", 0), ("1", 0), ("", 0)):
+        answer = await async_client.get(f"/api/generations?has_failed_variant={value}")
+        assert answer.status_code == 200, value
+        assert answer.json()["data"]["count"] == listed
 
 
 async def test_socket_survives_a_run_of_bad_frames_then_generates(connect, live_models):

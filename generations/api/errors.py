@@ -76,4 +76,10 @@ def _detail(exc: Exception) -> str:
     detail = getattr(exc, "detail", None)
     if isinstance(detail, str):
         return str(detail)  # a plain str: an ErrorDetail renders as a mapping in YAML
+    if isinstance(detail, dict):  # a filter's refusal: name the parameter at fault
+        return " ".join(f"`{name}`: {_joined(messages)}" for name, messages in detail.items())
     return ""
+
+
+def _joined(messages) -> str:
+    return " ".join(map(str, messages)) if isinstance(messages, list) else str(messages)
