@@ -24,6 +24,7 @@ from generations.models import (
     VariantStatus,
 )
 from generations.prompts import PROMPT_VERSION
+from generations.redaction import redact
 
 
 def generation_create(
@@ -179,7 +180,7 @@ def variant_end_unfinished(
         text=text,
         attempts=F("attempts") + requests,
         error_code=error_code,
-        error_message=error_message,
+        error_message=redact(error_message),
         finished_at=finished_at,
         duration_ms=duration_ms,
     )
