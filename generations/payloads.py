@@ -45,10 +45,10 @@ def check_value(value, *, could_nest: bool = True, could_hold: bool = True) -> N
                 raise AppError(INVALID_JSON, _too_deep())
             pairs = item.items() if isinstance(item, dict) else ((None, v) for v in item)
             for key, child in pairs:
-                named = field if field is not None or depth > 1 else key
                 if key is not None:
-                    stack.append((key, depth, named))
-                stack.append((child, depth + 1, named))
+                    stack.append((key, depth, field))
+                # Errors name the innermost key: `instructions`, wherever it sits.
+                stack.append((child, depth + 1, field if key is None else key))
 
 
 def has_lone_surrogate(text: str) -> bool:

@@ -384,6 +384,12 @@ class GenerationRunner:
         try:
             if await self._prepare(run):
                 await self._run_variants(run)
+        except Exception:
+            # A run that cannot go on (its screenshot file is gone, say) must still end: left
+            # `running`, this process's heartbeat would keep it so for good.
+            logger.exception("Generation %s could not run", generation_id)
+            finished = await _db(services.generation_fail_run, generation_id=generation_id)
+            await run.publisher.publish("generation.finished", status=finished.status)
         finally:
             live_generations.pop(generation_id, None)
 

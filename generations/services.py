@@ -13,7 +13,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from generations.catalog import VariantSpec, cost_usd
-from generations.errors import CONFLICT, INVALID_FIELD, NOTHING_TO_RETRY, AppError
+from generations.errors import CONFLICT, INTERNAL_ERROR, INVALID_FIELD, NOTHING_TO_RETRY, AppError
 from generations.images import Screenshot
 from generations.models import (
     ACTIVE_GENERATION_STATUSES,
@@ -199,6 +199,24 @@ def generation_finish_run(*, generation_id, stopped_as: str | None = None) -> Ge
             generation.duration_ms = int(elapsed.total_seconds() * 1000)
         generation.save(update_fields=["status", "finished_at", "duration_ms"])
     return generation
+
+
+RUN_FAILED_MESSAGE = "The server could not run this generation; retrying may help."
+
+
+def generation_fail_run(*, generation_id) -> Generation:
+    """End a run that broke before its variants could (the screenshot file is gone, say): the
+    unfinished variants fail with `internal_error`, and the generation gets its final status."""
+    with transaction.atomic():
+        Variant.objects.filter(generation_id=generation_id).exclude(
+            status__in=ENDED_VARIANT_STATUSES
+        ).update(
+            status=VariantStatus.FAILED,
+            error_code=INTERNAL_ERROR.code,
+            error_message=RUN_FAILED_MESSAGE,
+            finished_at=timezone.now(),
+        )
+        return generation_finish_run(generation_id=generation_id)
 
 
 def final_status(variant_statuses: list[str]) -> str:
