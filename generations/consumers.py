@@ -104,9 +104,7 @@ class GenerationConsumer(AsyncWebsocketConsumer):
             await self.send_frame({"type": "error", **AppError(INTERNAL_ERROR).as_dict()})
 
     async def on_generate(self, message: dict) -> None:
-        generation = await database_sync_to_async(actions.create_generation)(
-            message, self.requester
-        )
+        generation = await actions.acreate_generation(message, self.requester)
         await self.follow(generation.id)
         await self.send_frame(generation_started_frame(generation))
         await actions.start_generation(generation)
