@@ -281,6 +281,11 @@ async def test_rest_refuses_bad_input(case, async_client, live_models, settings)
     await assert_nothing_happened(live_models, files_before)
 
 
+async def test_too_many_query_parameters_says_so(async_client):
+    response = await async_client.get(f"/api/generations?{TOO_MANY_PARAMETERS}")
+    assert "More than 1000 query parameters" in response.json()["error"]["message"]
+
+
 async def test_a_refused_filter_names_its_parameter(async_client):
     response = await async_client.get("/api/generations?has_failed_variant=maybe")
     assert "has_failed_variant" in response.json()["error"]["message"]

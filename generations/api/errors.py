@@ -2,6 +2,7 @@
 
 import logging
 
+from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions
@@ -73,6 +74,9 @@ def unknown_path(request, *args, **kwargs) -> JsonResponse:
 
 
 def _detail(exc: Exception) -> str:
+    if isinstance(exc, TooManyFieldsSent):
+        limit = settings.DATA_UPLOAD_MAX_NUMBER_FIELDS
+        return f"More than {limit} query parameters or form fields."
     detail = getattr(exc, "detail", None)
     if isinstance(detail, str):
         return str(detail)  # a plain str: an ErrorDetail renders as a mapping in YAML
