@@ -231,6 +231,9 @@ if HTTPS:
 # so its absence is not a deployment fault.
 SILENCED_SYSTEM_CHECKS = ["security.W021"]
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", "")
+# Pages that may open the socket besides the app's own (an Origin naming the host and port the
+# socket was opened on): full origins, for a proxy that rewrites the Host header, say.
+CLONEGEN_ALLOWED_ORIGINS = env_list("CLONEGEN_ALLOWED_ORIGINS", "")
 
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"

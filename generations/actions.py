@@ -13,6 +13,7 @@ from django.db import transaction
 from generations import access, control, selectors, services
 from generations.access import Requester
 from generations.catalog import configured_variants
+from generations.decoding import off_shared_thread
 from generations.errors import CONFLICT, INVALID_FIELD, SHUTTING_DOWN, AppError
 from generations.images import Screenshot, decode_screenshot
 from generations.models import Generation, GenerationStatus, Stack
@@ -69,7 +70,19 @@ def create_generation(payload: dict, requester: Requester) -> Generation:
     """Validate the request and commit a new generation (status `started`); return it stored."""
     _refuse_while_draining()
     access.require_login(requester)
-    request = parse_generate_request(payload)
+    return _store_generation(parse_generate_request(payload), requester)
+
+
+async def acreate_generation(payload: dict, requester: Requester) -> Generation:
+    """`create_generation` for async callers: the screenshot is decoded on its own pool, so a
+    large one never holds up the thread every socket's database calls share."""
+    _refuse_while_draining()
+    access.require_login(requester)
+    request = await off_shared_thread(parse_generate_request, payload)
+    return await database_sync_to_async(_store_generation)(request, requester)
+
+
+def _store_generation(request: GenerateRequest, requester: Requester) -> Generation:
     # One transaction: on SQLite (IMMEDIATE) concurrent requests queue here, so the rate
     # limit's count cannot be overtaken by a parallel insert.
     with transaction.atomic():

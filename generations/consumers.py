@@ -21,6 +21,7 @@ from django.conf import settings
 from generations import actions, control, publisher, selectors
 from generations.access import Requester
 from generations.errors import INTERNAL_ERROR, INVALID_JSON, UNKNOWN_TYPE, AppError
+from generations.payloads import parse_json
 from generations.process import RUNNER_ID
 from generations.publisher import group_name
 from generations.selectors import parse_generation_id
@@ -104,9 +105,7 @@ class GenerationConsumer(AsyncWebsocketConsumer):
             await self.send_frame({"type": "error", **AppError(INTERNAL_ERROR).as_dict()})
 
     async def on_generate(self, message: dict) -> None:
-        generation = await database_sync_to_async(actions.create_generation)(
-            message, self.requester
-        )
+        generation = await actions.acreate_generation(message, self.requester)
         await self.follow(generation.id)
         await self.send_frame(generation_started_frame(generation))
         await actions.start_generation(generation)
@@ -227,10 +226,7 @@ def _layer_capacity() -> int:
 
 
 def _parse(text_data: str | None) -> dict:
-    try:
-        message = json.loads(text_data) if text_data is not None else None
-    except ValueError:
-        message = None
+    message = parse_json(text_data) if text_data is not None else None
     if not isinstance(message, dict):
         raise AppError(INVALID_JSON)
     return message

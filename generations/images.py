@@ -60,6 +60,22 @@ def decode_screenshot(data_url: object, *, max_bytes: int) -> Screenshot:
     return _decode_pixels(content)
 
 
+def decode_image(content: bytes) -> Screenshot:
+    """Return the screenshot in raw image bytes, or raise AppError (invalid_image,
+    image_too_large): the checks of `decode_screenshot` after its base64 step."""
+    return _decode_pixels(content)
+
+
+def sniffed_type(content: bytes) -> str | None:
+    """The MIME type of the accepted image format `content` is, read from its header alone
+    (cheap enough for every request); None for anything else."""
+    try:
+        with Image.open(io.BytesIO(content)) as image:
+            return ACCEPTED_FORMATS.get(image.format)
+    except Exception:  # not an image Pillow knows, or a bomb: either way not one to serve
+        return None
+
+
 def _decode_pixels(content: bytes) -> Screenshot:
     try:
         with warnings.catch_warnings():

@@ -18,6 +18,7 @@ from django.conf import settings
 from openai.types.chat import ChatCompletionChunk
 
 from generations import demo
+from generations.redaction import redact
 
 # The request phase (429, 5xx, connection errors) is retried here rather than by the SDK: the
 # SDK would also retry an exhausted quota, which the API answers with 429 too.
@@ -337,6 +338,6 @@ def _readable(error: openai.APIError) -> str:
     # The API's own sentence; the SDK's str() can carry request details.
     body = getattr(error, "body", None)
     if isinstance(body, dict) and isinstance(body.get("message"), str):
-        return body["message"][:500]
+        return redact(body["message"])[:500]
     status = getattr(error, "status_code", None)
     return f"The model API answered {status}." if status else "The model API could not be reached."

@@ -41,6 +41,9 @@ class VariantErrorCode(models.TextChoices):
     UPSTREAM_ERROR = "upstream_error", "The model API had an error."
     TIMEOUT = "timeout", "The model did not finish in time."
     STREAM_BROKEN = "stream_broken", "The model's answer kept breaking off midway."
+    # Not one of the contract's model failures: clonegen itself could not run the variant (its
+    # stored screenshot is gone, say). docs/decisions.md, "Durability".
+    INTERNAL_ERROR = "internal_error", "clonegen could not run this variant."
 
 
 # A process is taken for dead once it missed this many heartbeats.

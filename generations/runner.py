@@ -142,8 +142,15 @@ class GenerationRunner:
     # ------------------------------------------------------------------------------ a run
 
     async def _run(self, run: LiveGeneration) -> None:
-        if await self._prepare(run):
-            await self._run_variants(run)
+        try:
+            if await self._prepare(run):
+                await self._run_variants(run)
+        except Exception:
+            # A run that cannot go on (its screenshot file is gone, say) must still end: left
+            # `running`, this process's heartbeat would keep it so for good.
+            logger.exception("Generation %s could not run", run.id)
+            finished = await on_sync_thread(services.generation_fail_run, generation_id=run.id)
+            await run.publisher.publish("generation.finished", status=finished.status)
 
     async def _prepare(self, run: LiveGeneration) -> bool:
         """Claim the generation for this process and load what its models need."""

@@ -22,9 +22,11 @@ from generations.models import (
     Generation,
     GenerationStatus,
     Variant,
+    VariantErrorCode,
     VariantStatus,
 )
 from generations.prompts import PROMPT_VERSION
+from generations.redaction import redact
 
 
 def generation_create(
@@ -189,7 +191,7 @@ def variant_end_unfinished(
         text=text,
         attempts=F("attempts") + requests,
         error_code=error_code,
-        error_message=error_message,
+        error_message=redact(error_message),
         finished_at=finished_at,
         duration_ms=duration_ms,
     )
@@ -208,6 +210,24 @@ def generation_finish_run(*, generation_id, stopped_as: str | None = None) -> Ge
             generation.duration_ms = int(elapsed.total_seconds() * 1000)
         generation.save(update_fields=["status", "finished_at", "duration_ms"])
     return generation
+
+
+RUN_FAILED_MESSAGE = "The server could not run this generation; retrying may help."
+
+
+def generation_fail_run(*, generation_id) -> Generation:
+    """End a run that broke before its variants could (the screenshot file is gone, say): the
+    unfinished variants fail with `internal_error`, and the generation gets its final status."""
+    with transaction.atomic():
+        Variant.objects.filter(generation_id=generation_id).exclude(
+            status__in=ENDED_VARIANT_STATUSES
+        ).update(
+            status=VariantStatus.FAILED,
+            error_code=VariantErrorCode.INTERNAL_ERROR,
+            error_message=RUN_FAILED_MESSAGE,
+            finished_at=timezone.now(),
+        )
+        return generation_finish_run(generation_id=generation_id)
 
 
 def final_status(variant_statuses: list[str]) -> str:

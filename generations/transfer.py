@@ -24,11 +24,15 @@ from decimal import Decimal
 
 from asgiref.sync import sync_to_async
 from django.contrib.auth import get_user_model
+from django.core.exceptions import SuspiciousOperation
 from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
 
 from generations import services
+from generations.errors import AppError
 from generations.models import Generation, Variant
+from generations.payloads import parse_json
+from generations.record_checks import check_record
 
 logger = logging.getLogger(__name__)
 
@@ -70,13 +74,29 @@ def generations_to_export(*, since: datetime | None = None, ids=None) -> QuerySe
     return generations
 
 
-def export_lines(generations: QuerySet[Generation], chunk_size: int = CHUNK_SIZE) -> Iterator[str]:
-    """Yield one JSON line (with its newline) per generation, streaming from the database."""
+def export_lines(
+    generations: QuerySet[Generation],
+    chunk_size: int = CHUNK_SIZE,
+    skipped: list | None = None,
+) -> Iterator[str]:
+    """Yield one JSON line (with its newline) per generation, streaming from the database.
+
+    A generation that cannot be exported (its screenshot name points outside the media folder,
+    say) is left out and logged, its id added to `skipped`: one bad row never cuts a backup
+    short halfway, nor a download already under way.
+    """
     for generation in _with_variants(generations).iterator(chunk_size=chunk_size):
-        line = encode_line(generation)
-        # Prefetched variants point back at their generation: a cycle only the cyclic GC frees,
-        # late, with page-sized texts inside. Dropping them here keeps memory to one chunk.
-        generation._prefetched_objects_cache.clear()
+        try:
+            line = encode_line(generation)
+        except (SuspiciousOperation, OSError, ValueError) as error:
+            logger.error("Export leaves out generation %s: %s", generation.id, error)
+            if skipped is not None:
+                skipped.append(generation.id)
+            continue
+        finally:
+            # Prefetched variants point back at their generation: a cycle only the cyclic GC
+            # frees, late, with page-sized texts inside. Dropping them keeps memory to a chunk.
+            generation._prefetched_objects_cache.clear()
         yield line
 
 
@@ -179,7 +199,7 @@ def import_lines(lines: Iterable[str], result: ImportResult | None = None) -> Im
         if not line.strip():
             continue
         try:
-            generation, variants, screenshot = decode_record(json.loads(line), owners)
+            generation, variants, screenshot = decode_record(_parse_line(line), owners)
             stored = services.generation_import(
                 generation=generation, variants=variants, screenshot=screenshot
             )
@@ -190,6 +210,13 @@ def import_lines(lines: Iterable[str], result: ImportResult | None = None) -> Im
         else:
             result.skipped += 1
     return result
+
+
+def _parse_line(line: str):
+    try:
+        return parse_json(line)
+    except AppError as error:
+        raise ValueError(error.message) from None
 
 
 class OwnerCache:
@@ -231,6 +258,7 @@ def decode_record(
     ]
     encoded = record.get("screenshot_base64")
     screenshot = None if encoded is None else base64.b64decode(encoded, validate=True)
+    check_record(generation, variants, screenshot)
     return generation, variants, screenshot
 
 

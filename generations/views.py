@@ -16,7 +16,7 @@ from generations import model_status, selectors
 from generations.access import Requester
 from generations.actions import MAX_INSTRUCTIONS_CHARS
 from generations.errors import AppError
-from generations.images import MAX_PIXELS, MIN_SIDE
+from generations.images import MAX_PIXELS, MIN_SIDE, sniffed_type
 from generations.model_client import is_demo_mode
 from generations.models import (
     ACTIVE_GENERATION_STATUSES,
@@ -141,9 +141,15 @@ def screenshot(request, generation_id):
             content = stored.read()
     except FileNotFoundError:
         raise Http404("The stored screenshot is missing.") from None
-    response = HttpResponse(content, content_type=generation.screenshot_type)
+    # The type the bytes really have, never the stored label: an imported record once said
+    # text/html. The sandbox keeps even a mislabelled file from running on this origin.
+    mime_type = sniffed_type(content)
+    if mime_type is None:
+        raise Http404("The stored screenshot is not a PNG, JPEG or WebP image.")
+    response = HttpResponse(content, content_type=mime_type)
     response["Cache-Control"] = SCREENSHOT_CACHE_CONTROL
     response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "sandbox"
     return response
 
 

@@ -74,7 +74,8 @@ async def connect():
     from generations import model_client
 
     async def _connect(origin: bytes = b"http://127.0.0.1:8000", cookie: str | None = None):
-        headers = [(b"origin", origin)]
+        # A browser's page sends its own origin and the Host it opened the socket on.
+        headers = [(b"origin", origin), (b"host", b"127.0.0.1:8000")]
         if cookie:
             headers.append((b"cookie", cookie.encode()))
         communicator = WebsocketCommunicator(application, "/ws/generations/", headers=headers)

@@ -107,6 +107,8 @@ class DaphneProcess:
             "DJANGO_HTTPS": "0",
             "DJANGO_SECRET_KEY": "e2e-secret-key-for-tests-only-0123456789",
             "CLONEGEN_DATA_DIR": str(data_dir),
+            # The end-to-end clients say they come from http://127.0.0.1, whatever the port.
+            "CLONEGEN_ALLOWED_ORIGINS": "http://127.0.0.1",
             "PYTHONUNBUFFERED": "1",
             **env,
         }

@@ -41,6 +41,10 @@ def gif_bytes() -> bytes:
 PNG = png_bytes()
 IMAGE = data_url(PNG)
 LONG_TEXT = "x" * 4001  # instructions are capped at 4000 characters
+LONE_SURROGATE = "x\ud800y"  # valid JSON (escaped), but no UTF-8 can carry it
+DEEP_ARRAY = "[" * 100_000 + "]" * 100_000  # past Python's recursion limit
+DEEP_OBJECT = '{"image": ' * 40 + '"x"' + "}" * 40  # under that limit, far past any request
+TOO_MANY_PARAMETERS = "&".join(f"p{i}=1" for i in range(1500))  # Django's limit is 1000
 
 
 # --------------------------------------------------------------------------- cases
@@ -106,6 +110,47 @@ CASES = {
     "instructions_not_text": generate({"image": IMAGE, "instructions": 7}, "invalid_field"),
     "instructions_too_long": generate({"image": IMAGE, "instructions": LONG_TEXT}, "invalid_field"),
     "empty_body": Case("invalid_field", rest=("POST", "/api/generations", None, "")),
+    # text that is not Unicode (a lone surrogate), in any string: values, keys, ids
+    "surrogate_instructions": generate(
+        {"image": IMAGE, "instructions": LONE_SURROGATE}, "invalid_field"
+    ),
+    "surrogate_stack": generate({"image": IMAGE, "stack": LONE_SURROGATE}, "invalid_field"),
+    "surrogate_image": generate({"image": IMAGE + LONE_SURROGATE}, "invalid_field"),
+    "surrogate_key": generate({"image": IMAGE, LONE_SURROGATE: "x"}, "invalid_field"),
+    "surrogate_raw_utf8": Case(
+        "invalid_field",
+        rest=(
+            "POST",
+            "/api/generations",
+            b'{"image": "x", "instructions": "\xed\xa0\x80"}',
+            "application/json",
+        ),
+    ),
+    "surrogate_subscribe_id": Case(
+        "invalid_field", socket=json.dumps({"type": "subscribe", "generation_id": LONE_SURROGATE})
+    ),
+    "surrogate_retry_id": Case(
+        "invalid_field", socket=json.dumps({"type": "retry", "generation_id": LONE_SURROGATE})
+    ),
+    "surrogate_type": Case("invalid_field", socket=json.dumps({"type": LONE_SURROGATE})),
+    # nested deeper than any request: past the recursion limit, and just deep
+    "deep_array": raw(DEEP_ARRAY, "invalid_json"),
+    "deep_object": raw(DEEP_OBJECT, "invalid_json"),
+    "deep_field": generate(
+        {"image": IMAGE, "instructions": json.loads(DEEP_OBJECT)}, "invalid_json"
+    ),
+    # a filter value that is neither true nor false
+    "has_failed_variant_maybe": Case(
+        "invalid_field", rest=("GET", "/api/generations?has_failed_variant=maybe", None, "")
+    ),
+    # too many query parameters
+    "too_many_query_parameters": Case(
+        "invalid_field", rest=("GET", f"/api/generations?{TOO_MANY_PARAMETERS}", None, "")
+    ),
+    "too_many_query_parameters_on_detail": Case(
+        "invalid_field",
+        rest=("GET", f"/api/generations/{UNKNOWN_ID}?{TOO_MANY_PARAMETERS}", None, ""),
+    ),
     # not a decodable PNG, JPEG or WebP
     "text_plain_data_url": image("data:text/plain;base64,aGVsbG8=", "invalid_image"),
     "not_a_data_url": image("https://example.com/screenshot.png", "invalid_image"),
@@ -234,6 +279,20 @@ async def test_rest_refuses_bad_input(case, async_client, live_models, settings)
     assert response.status_code == expected_status, response.content[:300]
     assert response.json() == {"success": False, "error": {"code": case.code, "message": ANY_TEXT}}
     await assert_nothing_happened(live_models, files_before)
+
+
+async def test_too_many_query_parameters_says_so(async_client):
+    response = await async_client.get(f"/api/generations?{TOO_MANY_PARAMETERS}")
+    assert "More than 1000 query parameters" in response.json()["error"]["message"]
+
+
+async def test_a_refused_filter_names_its_parameter(async_client):
+    response = await async_client.get("/api/generations?has_failed_variant=maybe")
+    assert "has_failed_variant" in response.json()["error"]["message"]
+    for value, listed in (("true", 0), ("FALSE", 0), ("1", 0), ("", 0)):
+        answer = await async_client.get(f"/api/generations?has_failed_variant={value}")
+        assert answer.status_code == 200, value
+        assert answer.json()["data"]["count"] == listed
 
 
 async def test_socket_survives_a_run_of_bad_frames_then_generates(connect, live_models):

@@ -43,7 +43,13 @@ def test_login_is_required_for_pages_and_api(client, login_required):
     page = client.get("/")
     assert page.status_code == 302
     assert page["Location"].startswith("/accounts/login/")
-    for path in ("/api/generations", "/api/models/stats", f"/api/generations/{uuid.uuid4()}"):
+    for path in (
+        "/api/generations",
+        "/api/models/stats",
+        f"/api/generations/{uuid.uuid4()}",
+        "/api/schema",
+        "/api/schema?format=json",
+    ):
         answer = client.get(path)
         assert answer.status_code == 401
         assert answer.json() == {
@@ -57,6 +63,7 @@ def test_login_is_required_for_pages_and_api(client, login_required):
     )
     assert login.status_code == 302
     assert client.get("/").status_code == 200
+    assert client.get("/api/schema").status_code == 200
 
 
 @pytest.mark.django_db(transaction=True)  # retry and cancel reach the database from another thread

@@ -2,7 +2,8 @@
 
 import logging
 
-from django.core.exceptions import RequestDataTooBig
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions
 from rest_framework.response import Response
@@ -38,6 +39,8 @@ _DRF_KINDS: list[tuple[type[Exception], ErrorKind]] = [
     # DRF reads a JSON body through `request.body`, where Django enforces
     # DATA_UPLOAD_MAX_MEMORY_SIZE (16 MiB) before any parser sees it.
     (RequestDataTooBig, REQUEST_TOO_LARGE),
+    # Django refuses over DATA_UPLOAD_MAX_NUMBER_FIELDS (1000) query parameters this way.
+    (TooManyFieldsSent, INVALID_FIELD),
 ]
 
 
@@ -71,7 +74,16 @@ def unknown_path(request, *args, **kwargs) -> JsonResponse:
 
 
 def _detail(exc: Exception) -> str:
+    if isinstance(exc, TooManyFieldsSent):
+        limit = settings.DATA_UPLOAD_MAX_NUMBER_FIELDS
+        return f"More than {limit} query parameters or form fields."
     detail = getattr(exc, "detail", None)
     if isinstance(detail, str):
         return str(detail)  # a plain str: an ErrorDetail renders as a mapping in YAML
+    if isinstance(detail, dict):  # a filter's refusal: name the parameter at fault
+        return " ".join(f"`{name}`: {_joined(messages)}" for name, messages in detail.items())
     return ""
+
+
+def _joined(messages) -> str:
+    return " ".join(map(str, messages)) if isinstance(messages, list) else str(messages)

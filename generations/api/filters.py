@@ -3,7 +3,9 @@
 import datetime
 
 import django_filters
+from django import forms
 from django.db.models import Exists, F, OuterRef
+from django_filters.widgets import BooleanWidget
 from rest_framework.exceptions import ValidationError
 
 from generations.models import Generation, GenerationStatus, Variant, VariantStatus
@@ -23,6 +25,33 @@ class UTCDateTimeFilter(django_filters.IsoDateTimeFilter):
         return super().filter(queryset, value)
 
 
+class _KeepUnknownBooleanWidget(BooleanWidget):
+    """django-filter's widget turns any word but true/false/1/0 into "no filter"; this one hands
+    the word on, so the field can refuse it."""
+
+    def value_from_datadict(self, data, files, name):
+        parsed = super().value_from_datadict(data, files, name)
+        raw = data.get(name)
+        return raw if parsed is None and raw not in (None, "") else parsed
+
+
+class StrictBooleanField(forms.NullBooleanField):
+    widget = _KeepUnknownBooleanWidget
+
+    def to_python(self, value):
+        if value is True or value is False:
+            return value
+        if value in (None, ""):
+            return None
+        raise forms.ValidationError("Must be true or false.", code="invalid")
+
+
+class StrictBooleanFilter(django_filters.BooleanFilter):
+    """`true` or `false` (or 1/0); anything else is a 400 `invalid_field`, never ignored."""
+
+    field_class = StrictBooleanField
+
+
 class NullsLastOrderingFilter(django_filters.OrderingFilter):
     """Orders with empty values (a generation still running has no duration) always last."""
 
@@ -39,7 +68,7 @@ class GenerationFilter(django_filters.FilterSet):
     )
     created_after = UTCDateTimeFilter(field_name="created_at", lookup_expr="gte")
     created_before = UTCDateTimeFilter(field_name="created_at", lookup_expr="lt")
-    has_failed_variant = django_filters.BooleanFilter(method="filter_has_failed_variant")
+    has_failed_variant = StrictBooleanFilter(method="filter_has_failed_variant")
     ordering = NullsLastOrderingFilter(
         fields=(("created_at", "created"), ("duration_ms", "duration")),
         help_text="created, -created (default), duration or -duration.",

@@ -4,12 +4,11 @@ Django's DATA_UPLOAD_MAX_MEMORY_SIZE guards `request.body` only; DRF reads the s
 limit is enforced here while reading.
 """
 
-import json
-
 from django.conf import settings
 from rest_framework.parsers import JSONParser
 
 from generations.errors import INVALID_JSON, REQUEST_TOO_LARGE, AppError
+from generations.payloads import parse_json
 
 
 class LimitedJSONParser(JSONParser):
@@ -18,10 +17,7 @@ class LimitedJSONParser(JSONParser):
         body = stream.read(limit + 1) if stream is not None else b""
         if len(body) > limit:
             raise AppError(REQUEST_TOO_LARGE)
-        try:
-            data = json.loads(body or b"null")
-        except ValueError:
-            raise AppError(INVALID_JSON, "The body is not valid JSON.") from None
+        data = parse_json(body or b"null")
         if not isinstance(data, dict):
             raise AppError(INVALID_JSON, "The body must be a JSON object.")
         return data

@@ -13,6 +13,7 @@ from rest_framework.pagination import PageNumberPagination
 from rest_framework.permissions import AllowAny
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
 from generations import actions, model_status, selectors, stats
@@ -217,7 +218,11 @@ class HealthView(ApiView):
 
 
 class SchemaView(SpectacularAPIView):
-    """The OpenAPI document (YAML, or JSON with ?format=json); its refusals are JSON envelopes."""
+    """The OpenAPI document (YAML, or JSON with ?format=json); its refusals are JSON envelopes.
+
+    drf-spectacular serves it to anyone by default; it follows the API's login rule instead."""
+
+    permission_classes = api_settings.DEFAULT_PERMISSION_CLASSES
 
     def finalize_response(self, request, response, *args, **kwargs):
         if response.status_code >= 400:
