@@ -252,6 +252,9 @@ CLONEGEN_IMAGES_PER_VARIANT = int(os.environ.get("CLONEGEN_IMAGES_PER_VARIANT", 
 # covers all three.
 CLONEGEN_REQUIRE_LOGIN = env_flag("CLONEGEN_REQUIRE_LOGIN", False)
 CLONEGEN_MAX_IMAGE_MB = int(os.environ.get("CLONEGEN_MAX_IMAGE_MB", "10"))
+# A model answer is cut at this many characters and its stream closed (contract §13): four such
+# answers, their HTML and JSON escaping still fit one 16 MiB socket frame.
+CLONEGEN_MAX_OUTPUT_CHARS = int(os.environ.get("CLONEGEN_MAX_OUTPUT_CHARS", "1000000"))
 CLONEGEN_RATE_LIMIT = os.environ.get("CLONEGEN_RATE_LIMIT", "30/hour")
 # Seconds between checkpoints of streamed text, and the pause between live chunk frames.
 CLONEGEN_CHECKPOINT_SECONDS = float(os.environ.get("CLONEGEN_CHECKPOINT_SECONDS", "1.0"))

@@ -107,19 +107,23 @@ async def stream_completion(
     max_tokens: int,
     on_delta: Callable[[str], None],
     on_request: Callable[[], None],
+    max_chars: int,
 ) -> StreamResult:
     """Stream one answer from `model`, handing each text delta to `on_delta` as it arrives.
 
     Returns when the model sent a finish_reason; raises a ModelCallError otherwise. Cancelling
     the awaiting task closes the HTTP stream, so the API stops producing (and billing) tokens.
     `on_request` is called once for every HTTP request, retries included. `messages` is
-    the JSON from `encode_messages`.
+    the JSON from `encode_messages`. An answer that reaches `max_chars` characters is cut there
+    and its stream closed, as if the model had stopped with finish_reason "length" (contract
+    §13): one runaway answer must not fill memory, the database or a socket frame.
 
     The request goes through the SDK (auth, base URL, request-phase errors), but the answer is
     read as the raw SSE byte stream and each `data:` payload parsed with jiter into plain
     dicts: the SDK's chunk objects cost about twice the CPU per chunk, for fields we never read.
     """
     finish_reason, usage = None, None
+    room = max_chars
     async with _open_stream(
         model=model, messages=messages, max_tokens=max_tokens, on_request=on_request
     ) as response:
@@ -133,9 +137,14 @@ async def stream_completion(
                 for choice in _choices(chunk):
                     delta = choice.get("delta")
                     if isinstance(delta, dict) and delta.get("content"):
-                        on_delta(delta["content"])
+                        content = delta["content"][:room]
+                        room -= len(content)
+                        on_delta(content)
                     if choice.get("finish_reason"):
                         finish_reason = choice["finish_reason"]
+                if room <= 0:
+                    finish_reason = "length"
+                    break  # leaving the block closes the HTTP stream: no more tokens billed
         except (
             openai.APIError,
             httpx2.HTTPError,

@@ -19,7 +19,6 @@ from generations.models import Generation, Variant, VariantStatus
 GENERATION_UNCHECKED = ("owner", "screenshot")
 # A model answer is cut at CLONEGEN_MAX_OUTPUT_CHARS (contract §13); post-processing adds at
 # most a doctype and a newline to it.
-DEFAULT_MAX_OUTPUT_CHARS = 1_000_000
 HTML_SLACK_CHARS = 32
 
 
@@ -88,7 +87,7 @@ def _check_screenshot_bytes(generation: Generation, content: bytes) -> None:
 
 
 def _check_variants(variants: list[Variant]) -> None:
-    max_text = getattr(settings, "CLONEGEN_MAX_OUTPUT_CHARS", DEFAULT_MAX_OUTPUT_CHARS)
+    max_text = settings.CLONEGEN_MAX_OUTPUT_CHARS
     indexes = [variant.index for variant in variants]
     if len(set(indexes)) != len(indexes):
         raise ValueError("two variants have the same `index`")

@@ -252,6 +252,7 @@ class GenerationRunner:
                     max_tokens=max_tokens,
                     on_delta=variant.append,
                     on_request=variant.count_request,
+                    max_chars=settings.CLONEGEN_MAX_OUTPUT_CHARS,
                 )
         except TimeoutError:
             raise ModelCallError(

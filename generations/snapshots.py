@@ -4,13 +4,14 @@ A live variant's text is the prefix already relayed to followers, so the next ch
 receives starts exactly where the snapshot ends.
 """
 
+import json
 import uuid
 
 from channels.db import database_sync_to_async
 
 from generations import selectors
 from generations.live import LiveVariant
-from generations.models import Generation, Variant
+from generations.models import ACTIVE_VARIANT_STATUSES, Generation, Variant
 from generations.runner import runner
 
 
@@ -25,15 +26,50 @@ def snapshot_of(generation: Generation) -> dict:
     Synchronous on purpose: the live state cannot move while the frame is assembled.
     """
     live = runner.live_variants(generation.id)
-    return {
-        "type": "generation.snapshot",
-        "generation_id": str(generation.id),
-        "status": generation.status,
-        "variants": [
-            _live_variant(live[v.index]) if v.index in live else _stored_variant(v)
-            for v in generation.variants.all()
-        ],
-    }
+    return fit_to_transport(
+        {
+            "type": "generation.snapshot",
+            "generation_id": str(generation.id),
+            "status": generation.status,
+            "variants": [
+                _live_variant(live[v.index]) if v.index in live else _stored_variant(v)
+                for v in generation.variants.all()
+            ],
+        }
+    )
+
+
+# daphne's message and frame limit (the Makefile's and README's serve command), less room for
+# the envelope: a larger frame closes the socket.
+TRANSPORT_LIMIT_BYTES = 16 * 1024 * 1024 - 64 * 1024
+
+
+def fit_to_transport(snapshot: dict, limit: int = TRANSPORT_LIMIT_BYTES) -> dict:
+    """Return the snapshot, or one that fits `limit` bytes once encoded as the socket sends it.
+
+    Answers are capped (CLONEGEN_MAX_OUTPUT_CHARS), but four of them with their HTML can still
+    pass 16 MiB in non-ASCII text. Then the largest ended variants give up their `html`, then
+    their `text` (null, named in `"omitted"`): an ended variant gets no more chunks, so the
+    offset rule is untouched, and the client reads what was left out over REST.
+    """
+    size = _encoded_size(snapshot)
+    if size <= limit:
+        return snapshot
+    ended = [v for v in snapshot["variants"] if v["status"] not in ACTIVE_VARIANT_STATUSES]
+    for field in ("html", "text"):
+        for variant in sorted(ended, key=lambda v: -len(v[field] or "")):
+            if size <= limit:
+                return snapshot
+            if variant[field] is None:
+                continue
+            variant[field] = None
+            variant.setdefault("omitted", []).append(field)
+            size = _encoded_size(snapshot)
+    return snapshot
+
+
+def _encoded_size(frame: dict) -> int:
+    return len(json.dumps(frame, ensure_ascii=False).encode())
 
 
 def _stored_variant(variant: Variant) -> dict:

@@ -218,6 +218,23 @@ async function choose(index) {
 
 /** Fill what frames do not carry (tokens, durations, requested models) from the REST API. */
 let refreshing = null;
+/** Load over REST the ended variants a snapshot left out because of their size. */
+async function fillOmitted(indexes) {
+  const id = state.id;
+  const data = await api(`/api/generations/${encodeURIComponent(id)}`).catch(() => null);
+  if (!data || id !== state.id) return;
+  for (const v of data.variants ?? []) {
+    if (!indexes.includes(v.index)) continue;
+    const panel = ensurePanel(v.index);
+    panel.setGeneration(id);
+    panel.setModels({ model: v.model, requestedModel: v.requested_model });
+    panel.syncText(v.text ?? "");
+    if (v.status === "completed") panel.complete({ html: v.html, finishReason: v.finish_reason });
+    else panel.fail(v.error, v.status);
+  }
+  updateChoice();
+}
+
 async function refreshDetails() {
   if (!state.id || refreshing) return;
   const id = state.id;
@@ -369,8 +386,14 @@ const handlers = {
   "generation.snapshot"(frame) {
     state.awaitingSnapshot = false;
     let missingDetails = false;
+    const omitted = [];
     for (const item of frame.variants ?? []) {
       const panel = ensurePanel(item.index);
+      if (item.omitted?.length) {
+        // Too large for one socket frame (contract §13): this ended variant comes over REST.
+        omitted.push(item.index);
+        continue;
+      }
       panel.setGeneration(state.id);
       panel.setModels({ model: item.model });
       if (item.html == null && panel.html !== null) panel.reset(); // a retry started it over
@@ -387,6 +410,7 @@ const handlers = {
       }
     }
     updateChoice();
+    if (omitted.length) fillOmitted(omitted);
     if (ACTIVE.has(frame.status)) {
       setOverall(frame.status);
       if (missingDetails) refreshDetails();
