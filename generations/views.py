@@ -12,12 +12,12 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_safe
 
+from demo.mode import is_demo_mode
+from demo.pages import DEMO_NOTICE
 from generations import selectors
 from generations.access import Requester
 from generations.errors import AppError
-from generations.model_client import is_demo_mode
 from generations.models import ACTIVE_GENERATION_STATUSES, ENDED_VARIANT_STATUSES, Stack
-from generations.standin import DEMO_NOTICE
 
 HISTORY_PAGE_SIZE = 24
 # A stored screenshot never changes under its id.

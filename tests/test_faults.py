@@ -5,8 +5,8 @@ import json
 
 import pytest
 
+from demo.faults import Fault
 from generations.models import Generation
-from generations.standin import Fault
 from tests.support import Follower, data_url, png_bytes
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -6,7 +6,8 @@ import json
 import pytest
 import websockets
 
-from generations.standin import Fault, sample_page, wrap_in_prose
+from demo.faults import Fault
+from demo.pages import sample_page, wrap_in_prose
 from tests.support import Follower, data_url, png_bytes, rebuild_texts
 
 pytestmark = pytest.mark.e2e

@@ -11,12 +11,12 @@ from channels.db import database_sync_to_async
 from django.db import OperationalError
 from django.utils import timezone
 
+from demo.pages import sample_page, wrap_in_prose
 from generations import actions, lifecycle, services, spool
 from generations.access import Requester
 from generations.errors import AppError
 from generations.models import Generation
 from generations.process import RUNNER_ID
-from generations.standin import sample_page, wrap_in_prose
 from tests.factories import make_generation
 from tests.support import Follower, data_url, generate_to_the_end, png_bytes
 

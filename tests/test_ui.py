@@ -14,7 +14,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from generations.standin import Fault
+from demo.faults import Fault
 from tests.factories import make_generation
 from tests.support import DEFAULT_MODELS, REPO, png_bytes
 from tests.ui_support import (
