@@ -76,13 +76,19 @@ class SocketClient:
         await self.send(type="subscribe", generation_id=generation_id)
 
     async def follow(
-        self, generation_id: str, *, stop_on_error: bool = False, timeout: float = 60
+        self,
+        generation_id: str,
+        *,
+        follower: Follower | None = None,
+        stop_on_error: bool = False,
+        timeout: float = 60,
     ) -> Followed:
         """Read frames until the generation's result: `generation.finished`, or a snapshot of an
         ended generation. A gap in the chunks asks for a fresh snapshot, as the contract says.
 
-        An `error` frame fails the test, unless `stop_on_error` makes it the result."""
-        followed = Followed(generation_id)
+        `follower` carries on a view begun on another socket (a resume). An `error` frame fails
+        the test, unless `stop_on_error` makes it the result."""
+        followed = Followed(generation_id, follower=follower or Follower())
         while not followed.follower.finished:
             frame = await self.receive(timeout)
             followed.frames.append(frame)
