@@ -3,6 +3,7 @@ the in-process WebsocketCommunicator or a real TCP connection to a daphne proces
 
 import asyncio
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import websockets
@@ -11,7 +12,6 @@ from tests.support import Follower, data_url, png_bytes
 
 # The Origin a browser on the test servers sends (AllowedHostsOriginValidator checks it).
 ORIGIN = "http://127.0.0.1"
-ACTIVE = ("started", "running")
 
 
 @dataclass
@@ -75,10 +75,18 @@ class SocketClient:
     async def subscribe(self, generation_id: str) -> None:
         await self.send(type="subscribe", generation_id=generation_id)
 
+    async def until(self, kind: str, timeout: float = 60) -> list[dict]:
+        """Read frames up to and including the first of type `kind`; return them all."""
+        frames = [await self.receive(timeout)]
+        while frames[-1]["type"] != kind:
+            frames.append(await self.receive(timeout))
+        return frames
+
     async def follow(
         self,
         generation_id: str,
         *,
+        seen: Sequence[dict] = (),
         follower: Follower | None = None,
         stop_on_error: bool = False,
         timeout: float = 60,
@@ -86,9 +94,12 @@ class SocketClient:
         """Read frames until the generation's result: `generation.finished`, or a snapshot of an
         ended generation. A gap in the chunks asks for a fresh snapshot, as the contract says.
 
+        `seen` are frames of this socket already read (they start the result's frames);
         `follower` carries on a view begun on another socket (a resume). An `error` frame fails
         the test, unless `stop_on_error` makes it the result."""
-        followed = Followed(generation_id, follower=follower or Follower())
+        followed = Followed(generation_id, list(seen), follower or Follower())
+        for frame in seen:
+            followed.follower.apply(frame)
         while not followed.follower.finished:
             frame = await self.receive(timeout)
             followed.frames.append(frame)
@@ -104,9 +115,7 @@ class SocketClient:
         """Generate on this socket and follow to the result; the frames start with
         `generation.started`."""
         started = await self.generate(image, **fields)
-        followed = await self.follow(started["generation_id"])
-        followed.frames.insert(0, started)
-        return followed
+        return await self.follow(started["generation_id"], seen=[started])
 
     async def subscribe_and_follow(self, generation_id: str) -> Followed:
         await self.subscribe(generation_id)

@@ -95,8 +95,7 @@ async def test_aborted_socket_loses_nothing(daphne, standin, abort_after):
     socket = await SocketClient.over_tcp(server)
     generation_id = (await socket.generate())["generation_id"]
     if abort_after == "variant.chunk":
-        while (await socket.receive())["type"] != "variant.chunk":
-            pass
+        await socket.until("variant.chunk")
     socket.connection.transport.abort()  # the TCP connection dies with no closing handshake
 
     assert standin.streams_finished < len(DEFAULT_MODELS), "the abort must land mid-stream"

@@ -52,16 +52,10 @@ async def test_followers_in_both_processes_get_every_frame_once(daphne, standin,
     socket_a = await SocketClient.over_tcp(a)
     started = await socket_a.generate()
     generation_id = started["generation_id"]
-    frames = [started]
-    while (frame := await socket_a.receive())["type"] != "variant.chunk":
-        frames.append(frame)
-    frames.append(frame)
+    seen = [started, *await socket_a.until("variant.chunk")]
     socket_b = await SocketClient.over_tcp(b)
     watching_b = asyncio.create_task(socket_b.subscribe_and_follow(generation_id))
-    seen_on_a = Follower()
-    for frame in frames:
-        seen_on_a.apply(frame)
-    frames += (await socket_a.follow(generation_id, follower=seen_on_a)).frames
+    frames = (await socket_a.follow(generation_id, seen=seen)).frames
     on_b = (await watching_b).follower
 
     texts = rebuild_texts(frames)  # every chunk exactly once, in order
@@ -111,11 +105,10 @@ async def test_cancel_sent_to_another_process_stops_the_run(daphne, standin, sha
     a, b = daphne.pair(shared_stack)
     socket_a = await SocketClient.over_tcp(a)
     generation_id = (await socket_a.generate())["generation_id"]
-    while (await socket_a.receive())["type"] != "variant.chunk":
-        pass
+    seen = await socket_a.until("variant.chunk")
     socket_b = await SocketClient.over_tcp(b)
     await socket_b.send(type="cancel", generation_id=generation_id)
-    assert (await socket_a.follow(generation_id)).status == "cancelled"
+    assert (await socket_a.follow(generation_id, seen=seen)).status == "cancelled"
     closed = [await asyncio.to_thread(standin.client_closes.acquire, True, 10) for _ in range(4)]
     assert all(closed), "process A closed its model streams"
     await socket_b.close()
@@ -128,8 +121,7 @@ async def test_kill_9_of_one_process_only_interrupts_its_own_work(daphne, standi
     a, b = daphne.pair(shared_stack, **FAST_HEARTBEAT)
     socket_a, socket_b = await SocketClient.over_tcp(a), await SocketClient.over_tcp(b)
     on_a, on_b = await socket_a.generate(), await socket_b.generate()
-    while (await socket_a.receive())["type"] != "variant.chunk":
-        pass
+    await socket_a.until("variant.chunk")
     a.kill()
 
     watcher = await SocketClient.over_tcp(b)

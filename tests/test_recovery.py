@@ -46,9 +46,8 @@ async def start(server) -> tuple[SocketClient, str]:
 
 
 async def until_completed(socket: SocketClient, count: int) -> None:
-    completed = 0
-    while completed < count:
-        completed += (await socket.receive())["type"] == "variant.completed"
+    for _ in range(count):
+        await socket.until("variant.completed")
 
 
 @pytest.mark.e2e
@@ -127,10 +126,9 @@ async def test_cancel_closes_the_model_streams(live_models, connect):
     live_models.chunks_per_second = 30
     socket = SocketClient(await connect())
     generation_id = (await socket.generate())["generation_id"]
-    while (await socket.receive(timeout=10))["type"] != "variant.chunk":
-        pass
+    seen = await socket.until("variant.chunk", timeout=10)
     await socket.send(type="cancel", generation_id=generation_id)
-    followed = await socket.follow(generation_id, timeout=10)
+    followed = await socket.follow(generation_id, seen=seen, timeout=10)
     await socket.close()
 
     assert followed.status == "cancelled"
