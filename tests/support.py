@@ -1,4 +1,4 @@
-"""Shared test helpers: screenshots, a stand-in model server, real daphne processes."""
+"""Shared test helpers: screenshots, real daphne processes, a socket client's view of frames."""
 
 import base64
 import contextlib
