@@ -12,7 +12,7 @@ DAPHNE_FLAGS := --websocket-max-message-size 16777216 --websocket-max-frame-size
 TEST_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/clonegen
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/1
 
-.PHONY: help run run-two superuser test browser test-embedded test-stack lint format clean
+.PHONY: help run run-two superuser test browser test-embedded test-stack screenshots lint format clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-18s %s\n", $$1, $$2}'
@@ -68,6 +68,9 @@ test-stack: $(BIN)/activate ## the suite again on PostgreSQL + Redis, when they 
 		--ignore=tests/test_multiprocess.py --ignore=tests/test_extraction.py \
 		--ignore=tests/test_images.py --ignore=tests/test_catalog.py \
 		--deselect=tests/test_transfer.py::test_round_trip_sqlite_to_postgresql_to_sqlite
+
+screenshots: $(BIN)/activate browser ## refresh the README's screenshot docs/ui.png (a demo-mode run in Chromium)
+	$(BIN)/python -m tests.screenshots
 
 lint: $(BIN)/activate ## ruff over the whole tree
 	$(BIN)/ruff check .

@@ -4,7 +4,7 @@
     .venv/bin/python bench/load.py --n 50 --processes 2 --stack postgres-redis
 
 For each N it starts, on 127.0.0.1 only: the OpenAI stand-in in bench mode in its own process
-(`python -m generations.standin --bench`: every chunk carries its emission time, every stream is
+(`python -m demo --bench`: every chunk carries its emission time, every stream is
 logged), one or more real daphne processes (the contract's flags, a test API key, the stand-in
 as OPENAI_BASE_URL), then drives N `generate`s over N WebSocket clients and measures what
 `docs/benchmarks.md` reports. Nothing here is a test: it prints a table (and, with --json, the
@@ -35,7 +35,7 @@ import websockets
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from generations.standin import BENCH_STAMP_PATTERN, BENCH_STREAM_PATTERN  # noqa: E402
+from demo.bench import BENCH_STAMP_PATTERN, BENCH_STREAM_PATTERN  # noqa: E402
 from tests.support import (  # noqa: E402
     POSTGRES_URL,
     REDIS_URL,
@@ -132,7 +132,7 @@ class Fake:
         self.base_url = f"http://127.0.0.1:{self.port}/v1"
         self.process = subprocess.Popen(
             [
-                *(sys.executable, "-m", "generations.standin", "--bench"),
+                *(sys.executable, "-m", "demo", "--bench"),
                 *("--port", str(self.port), "--pace", str(pace)),
                 *("--chunks", str(chunks), "--chunk-chars", str(chunk_chars)),
             ],

@@ -14,8 +14,8 @@ from django.conf import settings
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from demo.mode import is_demo_mode
 from generations.errors import LOGIN_REQUIRED, RATE_LIMITED, AppError
-from generations.model_client import is_demo_mode
 from generations.models import Generation
 
 RATE_PERIODS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}

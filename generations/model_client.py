@@ -7,18 +7,19 @@ import email.utils
 import json
 import time
 import weakref
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import aiohttp
 import httpx2
-import jiter
 import openai
 from django.conf import settings
 from openai.types.chat import ChatCompletionChunk
 
-from generations import demo
+from demo.mode import is_demo_mode
+from demo.thread import standin_base_url
 from generations.redaction import redact
+from generations.sse import sse_payloads
 
 # The request phase (429, 5xx, connection errors) is retried here rather than by the SDK: the
 # SDK would also retry an exhausted quota, which the API answers with 429 too.
@@ -69,16 +70,12 @@ _clients: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, openai.AsyncOpen
 )
 
 
-def is_demo_mode() -> bool:
-    return not settings.OPENAI_API_KEY
-
-
 def client() -> openai.AsyncOpenAI:
     """Return this event loop's client; an AsyncOpenAI must never be shared across loops."""
     loop = asyncio.get_running_loop()
     if loop not in _clients:
         if is_demo_mode():
-            api_key, base_url = "demo", demo.standin_base_url()
+            api_key, base_url = "demo", standin_base_url()
         else:
             api_key, base_url = settings.OPENAI_API_KEY, settings.OPENAI_BASE_URL
         _clients[loop] = openai.AsyncOpenAI(
@@ -128,7 +125,7 @@ async def stream_completion(
         model=model, messages=messages, max_tokens=max_tokens, on_request=on_request
     ) as response:
         try:
-            async for chunk in _sse_payloads(response):
+            async for chunk in sse_payloads(response.aiter_bytes()):
                 if chunk.get("error"):
                     # An error event mid-stream (the SDK raises APIError for it).
                     raise StreamBroken("The stream broke: APIError")
@@ -163,56 +160,6 @@ async def stream_completion(
         prompt_tokens=_usage_field(usage, "prompt_tokens"),
         completion_tokens=_usage_field(usage, "completion_tokens"),
     )
-
-
-async def _sse_payloads(response: httpx2.Response) -> AsyncIterator[dict]:
-    """Yield the JSON payload of every server-sent event up to `[DONE]`, then drain the body
-    (so an HTTP/1.1 connection can be reused), as the SDK's own stream does."""
-    events = _SSEEvents()
-    buffer = b""
-    async for received in response.aiter_bytes():
-        if events.done:
-            continue
-        lines = (buffer + received).splitlines(keepends=True)
-        # A line is complete once its LF arrived (a CR alone may be half of a CRLF).
-        buffer = lines.pop() if lines and not lines[-1].endswith(b"\n") else b""
-        for payload in events.feed(lines):
-            yield payload
-    if not events.done:
-        for payload in events.feed([buffer, b"\n"] if buffer else [b"\n"]):
-            yield payload
-
-
-class _SSEEvents:
-    """The server-sent events framing: `data:` lines joined until a blank line."""
-
-    def __init__(self) -> None:
-        self.data: bytes | None = None
-        self.done = False
-
-    def feed(self, lines: list[bytes]) -> list[dict]:
-        payloads = []
-        for raw in lines:
-            line = raw.rstrip(b"\r\n")
-            if not line:  # a blank line ends an event
-                if self.data is not None:
-                    if self.data.startswith(b"[DONE]"):
-                        self.done = True
-                        break
-                    payloads.append(_json_object(self.data))
-                    self.data = None
-            elif line.startswith(b"data:"):
-                value = line[6:] if line.startswith(b"data: ") else line[5:]
-                self.data = value if self.data is None else self.data + b"\n" + value
-            # `event:`, `id:`, `retry:` and `:` comment lines carry nothing clonegen uses.
-        return payloads
-
-
-def _json_object(data: bytes) -> dict:
-    payload = jiter.from_json(data, cache_mode="keys")
-    if not isinstance(payload, dict):
-        raise ValueError("an SSE payload that is not a JSON object")
-    return payload
 
 
 def _choices(chunk: dict) -> list[dict]:

@@ -12,12 +12,13 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_safe
 
+from demo.mode import is_demo_mode
+from demo.pages import DEMO_NOTICE
 from generations import model_status, selectors
 from generations.access import Requester
 from generations.actions import MAX_INSTRUCTIONS_CHARS
 from generations.errors import AppError
 from generations.images import MAX_PIXELS, MIN_SIDE, sniffed_type
-from generations.model_client import is_demo_mode
 from generations.models import (
     ACTIVE_GENERATION_STATUSES,
     ACTIVE_VARIANT_STATUSES,
@@ -28,7 +29,6 @@ from generations.models import (
     VariantErrorCode,
     VariantStatus,
 )
-from generations.standin import DEMO_NOTICE
 
 HISTORY_PAGE_SIZE = 24
 # A stored screenshot never changes under its id.

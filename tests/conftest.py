@@ -5,7 +5,8 @@ import os
 import pytest
 from channels.testing import WebsocketCommunicator
 
-from generations.standin import Standin, StandinThread
+from demo.server import Standin
+from demo.thread import StandinThread
 from tests.services_up import skip_unless_reachable
 from tests.support import (
     POSTGRES_URL,

@@ -1,9 +1,8 @@
-"""Shared test helpers: screenshots, a stand-in model server, real daphne processes."""
+"""Shared test helpers: screenshots, real daphne processes, a socket client's view of frames."""
 
 import base64
 import contextlib
 import io
-import json
 import os
 import random
 import signal
@@ -241,15 +240,3 @@ def rebuild_texts(frames: list[dict]) -> dict[int, str]:
             assert frame["offset"] == len(held), "chunks must arrive in order, without gaps"
             texts[frame["index"]] = held + frame["delta"]
     return texts
-
-
-async def generate_to_the_end(communicator) -> str:
-    """Start a generation of a small PNG on `communicator`, read its frames until it finishes,
-    and return its id."""
-    await communicator.send_to(
-        text_data=json.dumps({"type": "generate", "image": data_url(png_bytes())})
-    )
-    generation_id = json.loads(await communicator.receive_from())["generation_id"]
-    while json.loads(await communicator.receive_from(timeout=30))["type"] != "generation.finished":
-        pass
-    return generation_id

@@ -14,6 +14,7 @@ from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from generations import model_client
 from generations.models import Generation, Variant
 from tests.factories import make_generation
 
@@ -223,6 +224,8 @@ async def test_retry_action_under_asgi_runs_to_completion(async_client, live_mod
         "gpt-4.1-2025-04-14",
         "gpt-4o-2024-08-06",
     ]
+    # The run used this test loop's model client: close its pooled connections with the loop.
+    await model_client.close_client()
 
 
 async def _wait_for_end(generation_id, timeout: float = 30) -> Generation:

@@ -14,6 +14,7 @@ from django.utils import timezone
 from generations.model_status import configured_models
 from generations.models import Generation
 from tests.factories import make_generation, page_html
+from tests.socket_client import SocketClient
 from tests.support import DEFAULT_MODELS, data_url, html_inside, png_bytes
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -30,18 +31,11 @@ create = database_sync_to_async(make_generation)
 
 async def wait_until_finished(connect, generation_id: str) -> str:
     """Follow the generation on a socket until it ends; return its final status."""
-    communicator = await connect()
-    await communicator.send_json_to({"type": "subscribe", "generation_id": generation_id})
-    frame = await communicator.receive_json_from(timeout=10)
-    assert frame["type"] == "generation.snapshot", frame
-    status = frame["status"]
-    while status in ACTIVE:
-        frame = await communicator.receive_json_from(timeout=30)
-        assert frame["type"] != "error", frame
-        if frame["type"] == "generation.finished":
-            status = frame["status"]
-    await communicator.disconnect()
-    return status
+    socket = SocketClient(await connect())
+    followed = await socket.subscribe_and_follow(generation_id)
+    await socket.close()
+    assert followed.frames[0]["type"] == "generation.snapshot", followed.frames[0]
+    return followed.status
 
 
 def assert_error(response, status: int, code: str) -> None:
@@ -303,19 +297,17 @@ async def test_cancel_of_a_running_generation(async_client, live_models, connect
     live_models.chunks_per_second = 20  # slow enough to be caught mid-stream
     response = await post_json(async_client, "/api/generations", {"image": data_url(png_bytes())})
     generation_id = data_of(response, 202)["id"]
-    communicator = await connect()
-    await communicator.send_json_to({"type": "subscribe", "generation_id": generation_id})
-    frame = await communicator.receive_json_from(timeout=10)
-    while frame["type"] != "variant.chunk":
-        frame = await communicator.receive_json_from(timeout=10)
+    socket = SocketClient(await connect())
+    await socket.subscribe(generation_id)
+    seen = await socket.until("variant.chunk", timeout=10)
 
     cancelled = await async_client.post(f"/api/generations/{generation_id}/cancel")
     assert cancelled.status_code == 202
-    while frame["type"] != "generation.finished":
-        frame = await communicator.receive_json_from(timeout=10)
-    await communicator.disconnect()
+    followed = await socket.follow(generation_id, seen=seen, timeout=10)
+    await socket.close()
 
-    assert frame["status"] == "cancelled"
+    assert followed.frames[-1]["type"] == "generation.finished"
+    assert followed.status == "cancelled"
     stored = data_of(await async_client.get(f"/api/generations/{generation_id}"))
     assert stored["status"] == "cancelled"
     assert {v["status"] for v in stored["variants"]} == {"cancelled"}

@@ -13,12 +13,12 @@ from django.conf import settings as django_settings
 from PIL import Image
 
 from generations.models import Generation
+from tests.socket_client import Followed, SocketClient
 from tests.support import DEFAULT_MODELS, data_url, png_bytes, screenshot_bytes
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 UNKNOWN_ID = "5f0c6a52-9d7e-4c55-8a0e-3a1d2b4c6e7f"
-ACTIVE = ("started", "running")
 
 
 # --------------------------------------------------------------------------- images
@@ -226,24 +226,17 @@ async def assert_nothing_happened(standin, files_before: set[Path]) -> None:
     assert screenshot_files() == files_before
 
 
-async def follow_until_finished(communicator) -> str:
-    """Read frames until `generation.finished` (or a snapshot of an ended generation)."""
-    while True:
-        frame = await communicator.receive_json_from(timeout=30)
-        assert frame["type"] not in ("error", "variant.failed"), frame
-        if frame["type"] == "generation.finished":
-            return frame["status"]
-        if frame["type"] == "generation.snapshot" and frame["status"] not in ACTIVE:
-            return frame["status"]
+def assert_no_variant_failed(followed: Followed) -> str:
+    """Return the generation's final status, once sure no variant failed on the way."""
+    assert followed.of_type("variant.failed") == []
+    return followed.status
 
 
 async def run_to_completion(communicator, image: str) -> tuple[str, str]:
     """Generate on this socket; return the generation's id and final status."""
-    await communicator.send_json_to({"type": "generate", "image": image})
-    started = await communicator.receive_json_from(timeout=10)
-    assert started["type"] == "generation.started", started
-    assert len(started["variants"]) == 4
-    return started["generation_id"], await follow_until_finished(communicator)
+    followed = await SocketClient(communicator).generate_and_follow(image)
+    assert len(followed.frames[0]["variants"]) == 4
+    return followed.generation_id, assert_no_variant_failed(followed)
 
 
 async def rest_call(client, method: str, path: str, body: str | None, content_type: str):
@@ -332,10 +325,9 @@ async def test_real_screenshot_over_rest(async_client, connect, live_models):
     response = await async_client.post("/api/generations", body, content_type="application/json")
     assert response.status_code == 202, response.content[:300]
     generation_id = response.json()["data"]["id"]
-    communicator = await connect()
-    await communicator.send_json_to({"type": "subscribe", "generation_id": generation_id})
-    status = await follow_until_finished(communicator)
-    await communicator.disconnect()
+    socket = SocketClient(await connect())
+    status = assert_no_variant_failed(await socket.subscribe_and_follow(generation_id))
+    await socket.close()
 
     assert status == "completed"
     stored = (await async_client.get(f"/api/generations/{generation_id}")).json()["data"]

@@ -6,27 +6,16 @@ import pytest
 
 from generations.catalog import max_tokens_for
 from generations.models import Generation, GenerationStatus, VariantStatus
+from tests.socket_client import SocketClient
 from tests.support import DEFAULT_MODELS, data_url, html_inside, png_bytes, rebuild_texts
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-async def receive_until_finished(communicator, timeout: float = 30) -> list[dict]:
-    frames = []
-    while True:
-        frame = json.loads(await communicator.receive_from(timeout=timeout))
-        frames.append(frame)
-        if frame["type"] in ("generation.finished", "error"):
-            return frames
-
-
 async def test_generate_streams_four_variants_and_stores_them(live_models, connect):
-    communicator = await connect()
-    await communicator.send_to(
-        text_data=json.dumps({"type": "generate", "image": data_url(png_bytes())})
-    )
-    frames = await receive_until_finished(communicator)
-    await communicator.disconnect()
+    socket = SocketClient(await connect())
+    frames = (await socket.generate_and_follow()).frames
+    await socket.close()
 
     started = frames[0]
     assert started["type"] == "generation.started"
@@ -52,14 +41,9 @@ async def test_generate_streams_four_variants_and_stores_them(live_models, conne
 
 
 async def test_models_are_asked_fairly(live_models, connect):
-    communicator = await connect()
-    await communicator.send_to(
-        text_data=json.dumps(
-            {"type": "generate", "image": data_url(png_bytes()), "instructions": "Dark footer"}
-        )
-    )
-    await receive_until_finished(communicator)
-    await communicator.disconnect()
+    socket = SocketClient(await connect())
+    await socket.generate_and_follow(instructions="Dark footer")
+    await socket.close()
 
     by_model = {request["model"]: request for request in live_models.requests}
     assert set(by_model) == set(DEFAULT_MODELS)

@@ -1,30 +1,25 @@
 """Model faults, one per variant in the same generation: each has its defined outcome, the
 attempts are recorded, and the other variants never notice."""
 
-import json
-
 import pytest
 
+from demo.faults import Fault
 from generations.models import Generation
-from generations.standin import Fault
-from tests.support import Follower, data_url, png_bytes
+from tests.socket_client import SocketClient
+from tests.support import Follower
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 async def run_generation(connect, models: str, settings) -> tuple[Follower, Generation]:
     settings.CLONEGEN_MODELS = models
-    communicator = await connect()
-    await communicator.send_to(
-        text_data=json.dumps({"type": "generate", "image": data_url(png_bytes())})
+    socket = SocketClient(await connect())
+    followed = await socket.generate_and_follow()
+    await socket.close()
+    generation = await Generation.objects.prefetch_related("variants").aget(
+        id=followed.generation_id
     )
-    follower = Follower()
-    generation_id = json.loads(await communicator.receive_from())["generation_id"]
-    while not follower.finished:
-        follower.apply(json.loads(await communicator.receive_from(timeout=60)))
-    await communicator.disconnect()
-    generation = await Generation.objects.prefetch_related("variants").aget(id=generation_id)
-    return follower, generation
+    return followed.follower, generation
 
 
 def variants_by_index(generation: Generation) -> dict:
@@ -48,7 +43,8 @@ async def test_request_phase_faults_are_isolated(live_models, connect, settings)
     variants = variants_by_index(generation)
 
     assert generation.status == "partial"
-    # 429 and 5xx before streaming: the SDK's retries, honouring Retry-After, then success.
+    # 429 and 5xx before streaming: clonegen's own retries (the SDK's are off, max_retries=0),
+    # honouring Retry-After, then success.
     assert (variants[0].status, variants[0].attempts) == ("completed", 2)
     assert (variants[1].status, variants[1].attempts) == ("completed", 3)
     # Not found: the next model of the chain; requested and used model both recorded.

@@ -5,8 +5,6 @@ HTML is stored and restored over REST; and, against a real daphne process with a
 client, a socket aborted right after `generation.started` or after the first chunk.
 """
 
-import asyncio
-import json
 import sqlite3
 import subprocess
 import sys
@@ -14,20 +12,16 @@ import threading
 import uuid
 
 import pytest
-import websockets
 from django.db import connection
 
 from generations.models import Generation, GenerationStatus
+from tests.socket_client import SocketClient
 from tests.support import (
     DEFAULT_MODELS,
     REPO,
     TEST_API_KEY,
-    data_url,
     html_inside,
-    png_bytes,
 )
-
-ORIGIN = "http://127.0.0.1"
 
 
 def test_migrate_creates_the_schema(tmp_path):
@@ -63,46 +57,21 @@ async def test_record_is_committed_before_any_model_is_called(live_models, conne
         reader.join()
 
     live_models.on_request = check_record
-    communicator = await connect()
-    await communicator.send_to(
-        text_data=json.dumps({"type": "generate", "image": data_url(png_bytes())})
-    )
-    started = json.loads(await communicator.receive_from())
-    assert started["type"] == "generation.started"
-    while json.loads(await communicator.receive_from(timeout=30))["type"] != "generation.finished":
-        pass
-    await communicator.disconnect()
+    socket = SocketClient(await connect())
+    generation_id = (await socket.generate_and_follow()).generation_id
+    await socket.close()
 
     assert len(seen_at_model_call) == len(DEFAULT_MODELS)
     for ids_committed in seen_at_model_call:
-        assert ids_committed == [uuid.UUID(started["generation_id"])]
-
-
-async def open_socket(server):
-    return await websockets.connect(server.ws_url, origin=ORIGIN, max_size=None)
-
-
-async def start_generation(server) -> tuple[websockets.ClientConnection, str]:
-    ws = await open_socket(server)
-    await ws.send(json.dumps({"type": "generate", "image": data_url(png_bytes())}))
-    started = json.loads(await ws.recv())
-    assert started["type"] == "generation.started", started
-    return ws, started["generation_id"]
+        assert ids_committed == [uuid.UUID(generation_id)]
 
 
 async def wait_until_finished(server, generation_id: str) -> str:
     """Follow the generation on a new socket until it ends; return its final status."""
-    async with await open_socket(server) as ws:
-        await ws.send(json.dumps({"type": "subscribe", "generation_id": generation_id}))
-        while True:
-            frame = json.loads(await asyncio.wait_for(ws.recv(), 60))
-            if frame["type"] == "generation.snapshot" and frame["status"] not in (
-                "started",
-                "running",
-            ):
-                return frame["status"]
-            if frame["type"] == "generation.finished":
-                return frame["status"]
+    socket = await SocketClient.over_tcp(server)
+    followed = await socket.subscribe_and_follow(generation_id)
+    await socket.close()
+    return followed.status
 
 
 def assert_all_variants_stored(server, standin, generation_id: str) -> None:
@@ -123,11 +92,11 @@ def assert_all_variants_stored(server, standin, generation_id: str) -> None:
 async def test_aborted_socket_loses_nothing(daphne, standin, abort_after):
     standin.chunks_per_second = 60  # a realistic pace, so the abort lands mid-stream
     server = daphne()
-    ws, generation_id = await start_generation(server)
+    socket = await SocketClient.over_tcp(server)
+    generation_id = (await socket.generate())["generation_id"]
     if abort_after == "variant.chunk":
-        while json.loads(await ws.recv())["type"] != "variant.chunk":
-            pass
-    ws.transport.abort()  # the TCP connection dies with no closing handshake
+        await socket.until("variant.chunk")
+    socket.connection.transport.abort()  # the TCP connection dies with no closing handshake
 
     assert standin.streams_finished < len(DEFAULT_MODELS), "the abort must land mid-stream"
     assert await wait_until_finished(server, generation_id) == "completed"
@@ -137,8 +106,9 @@ async def test_aborted_socket_loses_nothing(daphne, standin, abort_after):
 @pytest.mark.e2e
 async def test_api_key_never_leaks(daphne, standin, tmp_path):
     server = daphne()
-    ws, generation_id = await start_generation(server)
-    await ws.close()
+    socket = await SocketClient.over_tcp(server)
+    generation_id = (await socket.generate())["generation_id"]
+    await socket.close()
     await wait_until_finished(server, generation_id)
     assert f"Bearer {TEST_API_KEY}" in standin.auth_headers  # the key really was in use
 

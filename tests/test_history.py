@@ -11,7 +11,7 @@ from django.utils import timezone
 from generations.catalog import cost_usd
 from generations.models import Generation, Variant
 from tests.factories import make_generation
-from tests.support import generate_to_the_end
+from tests.socket_client import SocketClient
 
 pytestmark = pytest.mark.django_db
 
@@ -81,9 +81,9 @@ def test_reads_do_not_grow_with_the_history(client):
 
 @pytest.mark.django_db(transaction=True)
 async def test_cost_is_stored_when_a_variant_ends(live_models, connect):
-    communicator = await connect()
-    generation_id = await generate_to_the_end(communicator)
-    await communicator.disconnect()
+    socket = SocketClient(await connect())
+    generation_id = (await socket.generate_and_follow()).generation_id
+    await socket.close()
     total = Decimal("0")
     async for variant in Variant.objects.filter(generation_id=generation_id):
         expected = cost_usd(variant.model, variant.prompt_tokens, variant.completion_tokens)

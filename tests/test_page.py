@@ -4,7 +4,7 @@ from html.parser import HTMLParser
 
 import pytest
 
-from generations.standin import DEMO_NOTICE
+from demo.pages import DEMO_NOTICE
 from tests.support import TEST_API_KEY
 
 pytestmark = pytest.mark.django_db

@@ -1,26 +1,23 @@
 """Every way a run can stop early: kill -9, SIGTERM, cancel, retry, a refusing database."""
 
 import asyncio
-import json
 import signal
 from datetime import timedelta
 
 import pytest
-import websockets
 from channels.db import database_sync_to_async
 from django.db import OperationalError
 from django.utils import timezone
 
+from demo.pages import sample_page, wrap_in_prose
 from generations import actions, lifecycle, services, spool
 from generations.access import Requester
 from generations.errors import AppError
 from generations.models import Generation
 from generations.process import RUNNER_ID
-from generations.standin import sample_page, wrap_in_prose
 from tests.factories import make_generation
-from tests.support import Follower, data_url, generate_to_the_end, png_bytes
+from tests.socket_client import Followed, SocketClient
 
-ORIGIN = "http://127.0.0.1"
 ANYONE = Requester(user=None, client_key="test")
 QUICK_MODEL = "gpt-4.1-mini-2025-04-14"
 
@@ -34,28 +31,23 @@ def long_unless_quick(model: str) -> str:
     return wrap_in_prose(page.replace("</body>", padding + "</body>"))
 
 
-async def follow(server, generation_id: str, frame: dict | None = None) -> Follower:
-    """Subscribe (or send `frame`) on a new socket and follow until the generation ends."""
-    follower = Follower()
-    async with websockets.connect(server.ws_url, origin=ORIGIN, max_size=None) as ws:
-        await ws.send(json.dumps(frame or {"type": "subscribe", "generation_id": generation_id}))
-        while not follower.finished:
-            message = json.loads(await asyncio.wait_for(ws.recv(), 60))
-            assert message["type"] != "error", message
-            follower.apply(message)
-    return follower
+async def follow(server, generation_id: str, action: str = "subscribe") -> Followed:
+    """On a new socket, send `action` for the generation and follow it until it ends."""
+    socket = await SocketClient.over_tcp(server)
+    await socket.send(type=action, generation_id=generation_id)
+    followed = await socket.follow(generation_id)
+    await socket.close()
+    return followed
 
 
-async def start(server) -> tuple[websockets.ClientConnection, str]:
-    ws = await websockets.connect(server.ws_url, origin=ORIGIN, max_size=None)
-    await ws.send(json.dumps({"type": "generate", "image": data_url(png_bytes())}))
-    return ws, json.loads(await ws.recv())["generation_id"]
+async def start(server) -> tuple[SocketClient, str]:
+    socket = await SocketClient.over_tcp(server)
+    return socket, (await socket.generate())["generation_id"]
 
 
-async def until_completed(ws, count: int) -> None:
-    completed = 0
-    while completed < count:
-        completed += json.loads(await ws.recv())["type"] == "variant.completed"
+async def until_completed(socket: SocketClient, count: int) -> None:
+    for _ in range(count):
+        await socket.until("variant.completed")
 
 
 @pytest.mark.e2e
@@ -82,9 +74,7 @@ async def test_kill_9_then_restart_interrupts_and_retry_completes(daphne, standi
         assert variant["text"], "checkpointed text is kept"
         assert long_unless_quick(variant["model"]).startswith(variant["text"])
 
-    retried = await follow(
-        restarted, generation_id, {"type": "retry", "generation_id": generation_id}
-    )
+    retried = await follow(restarted, generation_id, "retry")
     assert retried.status == "completed"
     after = restarted.get(f"/api/generations/{generation_id}").json()["data"]
     assert after["id"] == generation_id
@@ -134,22 +124,14 @@ async def test_sigterm_interrupts_what_outlasts_the_grace_period(daphne, standin
 @pytest.mark.django_db(transaction=True)
 async def test_cancel_closes_the_model_streams(live_models, connect):
     live_models.chunks_per_second = 30
-    communicator = await connect()
-    await communicator.send_to(
-        text_data=json.dumps({"type": "generate", "image": data_url(png_bytes())})
-    )
-    generation_id = json.loads(await communicator.receive_from())["generation_id"]
-    while json.loads(await communicator.receive_from(timeout=10))["type"] != "variant.chunk":
-        pass
-    await communicator.send_to(
-        text_data=json.dumps({"type": "cancel", "generation_id": generation_id})
-    )
-    follower = Follower()
-    while not follower.finished:
-        follower.apply(json.loads(await communicator.receive_from(timeout=10)))
-    await communicator.disconnect()
+    socket = SocketClient(await connect())
+    generation_id = (await socket.generate())["generation_id"]
+    seen = await socket.until("variant.chunk", timeout=10)
+    await socket.send(type="cancel", generation_id=generation_id)
+    followed = await socket.follow(generation_id, seen=seen, timeout=10)
+    await socket.close()
 
-    assert follower.status == "cancelled"
+    assert followed.status == "cancelled"
     closed = [
         await asyncio.to_thread(live_models.client_closes.acquire, True, 10) for _ in range(4)
     ]
@@ -165,8 +147,8 @@ async def test_cancel_closes_the_model_streams(live_models, connect):
 async def test_retry_rules(live_models, connect, settings):
     live_models.unknown_models.add("m-gone")
     settings.CLONEGEN_MODELS = "m-gone,m-fine"
-    communicator = await connect()
-    generation_id = await generate_to_the_end(communicator)
+    socket = SocketClient(await connect())
+    generation_id = (await socket.generate_and_follow()).generation_id
     # Two retries at once start exactly one run.
     outcomes = await asyncio.gather(
         actions.retry_generation(generation_id, ANYONE),
@@ -177,25 +159,15 @@ async def test_retry_rules(live_models, connect, settings):
     assert next(o for o in outcomes if isinstance(o, AppError)).code == "conflict"
     running = next(o for o in outcomes if isinstance(o, Generation))
     assert running.status == "running"  # already running when the answer goes out
-    await communicator.send_to(
-        text_data=json.dumps({"type": "retry", "generation_id": generation_id})
-    )
-    assert json.loads(await communicator.receive_from())["code"] == "conflict"
-    while json.loads(await communicator.receive_from(timeout=30))["type"] != "generation.finished":
-        pass
+    await socket.send(type="retry", generation_id=generation_id)
+    assert (await socket.receive())["code"] == "conflict"
+    await socket.follow(generation_id)  # the run the first retry started
     live_models.unknown_models.clear()
-    await communicator.send_to(
-        text_data=json.dumps({"type": "retry", "generation_id": generation_id})
-    )
-    follower = Follower()
-    while not follower.finished:
-        follower.apply(json.loads(await communicator.receive_from(timeout=30)))
-    assert follower.status == "completed"
-    await communicator.send_to(
-        text_data=json.dumps({"type": "retry", "generation_id": generation_id})
-    )
-    assert json.loads(await communicator.receive_from())["code"] == "nothing_to_retry"
-    await communicator.disconnect()
+    await socket.send(type="retry", generation_id=generation_id)
+    assert (await socket.follow(generation_id)).status == "completed"
+    await socket.send(type="retry", generation_id=generation_id)
+    assert (await socket.receive())["code"] == "nothing_to_retry"
+    await socket.close()
     requests_for_fine = [r for r in live_models.requests if r["model"] == "m-fine"]
     assert len(requests_for_fine) == 1, "a completed variant is never re-run"
 
@@ -212,9 +184,9 @@ async def test_refusing_database_spools_the_result_and_start_up_replays_it(
         raise OperationalError("database is unavailable")
 
     monkeypatch.setattr(services, "variant_save_result", database_down)
-    communicator = await connect()
-    generation_id = await generate_to_the_end(communicator)
-    await communicator.disconnect()
+    socket = SocketClient(await connect())
+    generation_id = (await socket.generate_and_follow()).generation_id
+    await socket.close()
     assert spool.spool_path().exists()
 
     monkeypatch.setattr(services, "variant_save_result", real_save)

@@ -4,9 +4,9 @@ import json
 
 import pytest
 
+from demo.faults import Fault
 from generations.models import Variant
 from generations.redaction import redact
-from generations.standin import Fault
 from tests.support import TEST_API_KEY, Follower, data_url, png_bytes
 
 MASKED_KEY = "sk-proj-********************************************abcd"

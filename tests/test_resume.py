@@ -1,19 +1,14 @@
 """Resume after a dropped socket: snapshot, then live frames, rebuilt exactly by offset."""
 
-import json
 import random
 import uuid
 
 import pytest
-import websockets
 
-from tests.support import Follower, data_url, generate_to_the_end, png_bytes
+from tests.socket_client import SocketClient
+from tests.support import Follower
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-async def send(communicator, **frame) -> None:
-    await communicator.send_to(text_data=json.dumps(frame))
 
 
 def assert_prefixes(follower: Follower, standin, models: dict[int, str]) -> None:
@@ -25,26 +20,25 @@ async def test_resume_many_times_at_random_points(live_models, connect):
     live_models.chunks_per_second = 150
     live_models.chunk_chars = 9
     rng = random.Random(20261126)
-    first = await connect()
-    await send(first, type="generate", image=data_url(png_bytes()))
-    started = json.loads(await first.receive_from())
+    first = SocketClient(await connect())
+    started = await first.generate()
     generation_id = started["generation_id"]
     models = {v["index"]: v["model"] for v in started["variants"]}
-    await first.disconnect()
+    await first.close()
 
     follower = Follower()
     reconnects = 0
     while not follower.finished:
-        communicator = await connect()
-        await send(communicator, type="subscribe", generation_id=generation_id)
+        socket = SocketClient(await connect())
+        await socket.subscribe(generation_id)
         for _ in range(rng.randint(1, 40)):
-            follower.apply(json.loads(await communicator.receive_from(timeout=30)))
+            follower.apply(await socket.receive(timeout=30))
             assert_prefixes(follower, live_models, models)
             if follower.needs_snapshot:
-                await send(communicator, type="subscribe", generation_id=generation_id)
+                await socket.subscribe(generation_id)
             if follower.finished:
                 break
-        await communicator.disconnect()
+        await socket.close()
         reconnects += 1
 
     assert reconnects >= 10
@@ -54,11 +48,11 @@ async def test_resume_many_times_at_random_points(live_models, connect):
 
 
 async def test_subscribe_to_a_finished_generation_gives_the_final_snapshot(live_models, connect):
-    communicator = await connect()
-    generation_id = await generate_to_the_end(communicator)
-    await send(communicator, type="subscribe", generation_id=generation_id)
-    snapshot = json.loads(await communicator.receive_from())
-    await communicator.disconnect()
+    socket = SocketClient(await connect())
+    generation_id = (await socket.generate_and_follow()).generation_id
+    await socket.subscribe(generation_id)
+    snapshot = await socket.receive()
+    await socket.close()
 
     assert snapshot["type"] == "generation.snapshot"
     assert snapshot["status"] == "completed"
@@ -69,10 +63,10 @@ async def test_subscribe_to_a_finished_generation_gives_the_final_snapshot(live_
 
 
 async def test_subscribe_to_an_unknown_id_is_not_found(live_models, connect):
-    communicator = await connect()
-    await send(communicator, type="subscribe", generation_id=str(uuid.uuid4()))
-    assert json.loads(await communicator.receive_from())["code"] == "not_found"
-    await communicator.disconnect()
+    socket = SocketClient(await connect())
+    await socket.subscribe(str(uuid.uuid4()))
+    assert (await socket.receive())["code"] == "not_found"
+    await socket.close()
 
 
 @pytest.mark.e2e
@@ -81,23 +75,21 @@ async def test_resume_over_real_tcp_after_abrupt_aborts(daphne, standin):
     standin.chunk_chars = 11
     server = daphne()
     rng = random.Random(7)
-    origin = "http://127.0.0.1"
-    ws = await websockets.connect(server.ws_url, origin=origin, max_size=None)
-    await ws.send(json.dumps({"type": "generate", "image": data_url(png_bytes())}))
-    started = json.loads(await ws.recv())
+    socket = await SocketClient.over_tcp(server)
+    started = await socket.generate()
     models = {v["index"]: v["model"] for v in started["variants"]}
     follower = Follower()
     while not follower.finished:
         for _ in range(rng.randint(1, 60)):
-            follower.apply(json.loads(await ws.recv()))
+            follower.apply(await socket.receive())
             assert_prefixes(follower, standin, models)
             if follower.finished:
                 break
-        ws.transport.abort()  # no close handshake: the network just went away
+        socket.connection.transport.abort()  # no close handshake: the network just went away
         if follower.finished:
             break
-        ws = await websockets.connect(server.ws_url, origin=origin, max_size=None)
-        await ws.send(json.dumps({"type": "subscribe", "generation_id": started["generation_id"]}))
+        socket = await SocketClient.over_tcp(server)
+        await socket.subscribe(started["generation_id"])
 
     for index, model in models.items():
         assert follower.texts[index] == standin.text_for(model)

@@ -1,7 +1,6 @@
 """Locking it down: login and ownership, CSRF, Origin, CSP, the rate limit, deploy checks, and
 generated HTML that must not reach the app's cookies or API."""
 
-import json
 import os
 import subprocess
 import sys
@@ -14,6 +13,7 @@ from django.test import AsyncClient, Client
 
 from generations.models import Generation
 from tests.factories import make_generation
+from tests.socket_client import SocketClient
 from tests.support import REPO, data_url, png_bytes
 
 
@@ -105,27 +105,23 @@ def test_staff_see_everything_in_the_admin(login_required):
 
 @pytest.mark.django_db(transaction=True)
 async def test_socket_needs_login_and_hides_other_users_work(live_models, connect, login_required):
-    anonymous = await connect()
-    await anonymous.send_to(
-        text_data=json.dumps({"type": "generate", "image": data_url(png_bytes())})
-    )
-    assert json.loads(await anonymous.receive_from())["code"] == "login_required"
-    await anonymous.disconnect()
+    anonymous = SocketClient(await connect())
+    await anonymous.send(type="generate", image=data_url(png_bytes()))
+    assert (await anonymous.receive())["code"] == "login_required"
+    await anonymous.close()
     assert live_models.requests == []
 
     ada = await sync_to_async(User.objects.create_user)("ada")
     bob = await sync_to_async(User.objects.create_user)("bob")
     adas = await sync_to_async(owned_generation)(ada)
-    as_bob = await connect(cookie=await sync_to_async(session_cookie)(bob))
+    as_bob = SocketClient(await connect(cookie=await sync_to_async(session_cookie)(bob)))
     for kind in ("subscribe", "retry", "cancel"):
-        await as_bob.send_to(text_data=json.dumps({"type": kind, "generation_id": str(adas.id)}))
-        assert json.loads(await as_bob.receive_from())["code"] == "not_found", kind
-    await as_bob.send_to(text_data=json.dumps({"type": "generate", "image": data_url(png_bytes())}))
-    started = json.loads(await as_bob.receive_from())
-    assert started["type"] == "generation.started"
+        await as_bob.send(type=kind, generation_id=str(adas.id))
+        assert (await as_bob.receive())["code"] == "not_found", kind
+    started = await as_bob.generate()
     generation = await Generation.objects.aget(id=started["generation_id"])
     assert generation.owner_id == bob.id
-    await as_bob.disconnect()
+    await as_bob.close()
 
 
 @pytest.mark.django_db
@@ -186,15 +182,15 @@ async def test_rate_limit_applies_to_socket_and_rest_alike(live_models, connect,
     assert 3500 <= int(refused["Retry-After"]) <= 3600
 
     # The socket's client is another address here, so it has a budget of its own.
-    communicator = await connect()
+    socket = SocketClient(await connect())
     frames = []
     for _ in range(3):
-        await communicator.send_to(text_data=json.dumps({"type": "generate", **body}))
-        frame = json.loads(await communicator.receive_from())
+        await socket.send(type="generate", **body)
+        frame = await socket.receive()
         while frame["type"] not in ("generation.started", "error"):  # skip the first's chunks
-            frame = json.loads(await communicator.receive_from())
+            frame = await socket.receive()
         frames.append(frame)
-    await communicator.disconnect()
+    await socket.close()
     assert [f["type"] for f in frames] == ["generation.started", "generation.started", "error"]
     assert frames[-1]["code"] == "rate_limited"
     assert frames[-1]["retry_after"] > 3000

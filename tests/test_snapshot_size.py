@@ -47,8 +47,10 @@ def test_the_largest_ended_variant_gives_up_its_html_first():
 
     assert _size(fitted) <= 6500
     first, second, streaming = fitted["variants"]
-    assert first["html"] is None and first["omitted"] == ["html"]
-    assert second["html"] == "h" * 500 and "omitted" not in second
+    assert first["html"] is None
+    assert first["omitted"] == ["html"]
+    assert second["html"] == "h" * 500
+    assert "omitted" not in second
     assert streaming["text"] == "s" * 2000  # the offset rule needs it whole
 
 
@@ -60,7 +62,8 @@ def test_text_goes_after_every_html_and_never_a_streaming_one():
     fitted = fit_to_transport(frame, limit=2500)
 
     ended, streaming = fitted["variants"]
-    assert ended["text"] is None and ended["html"] is None
+    assert ended["text"] is None
+    assert ended["html"] is None
     assert ended["omitted"] == ["html", "text"]
     assert streaming["text"] == "s" * 1000
     assert _size(fitted) <= 2500

@@ -1,27 +1,26 @@
 """The web UI in a real browser: Debian's Chromium driven by Playwright, against real daphne
 processes and the stand-in model server.
 
-Screenshots land in test-artifacts/ (git-ignored). docs/ui.png, the README's picture, is written
-from the same real run when it is missing or when CLONEGEN_UPDATE_DOCS_SCREENSHOT=1.
+Screenshots land in test-artifacts/ (git-ignored); the tests never write into docs/ (the README's
+picture is refreshed by `make screenshots`, tests/screenshots.py).
 """
 
-import os
 import re
-import shutil
 import time
 from datetime import timedelta
 
 import pytest
 from django.utils import timezone
 
-from generations.standin import Fault
+from demo.faults import Fault
 from tests.factories import make_generation
 from tests.support import DEFAULT_MODELS, REPO, png_bytes
 from tests.ui_support import (
     ARTIFACTS,
-    DOCS_SCREENSHOT,
+    COMPLETED_PANELS,
     ConsoleErrors,
     CuttableProxy,
+    upload_and_generate,
 )
 
 pytestmark = pytest.mark.ui
@@ -37,9 +36,7 @@ EVERY_CODE_LONGER_THAN = """(chars) => {
   const codes = [...document.querySelectorAll('.panel .code')];
   return codes.length === 4 && codes.every((e) => e.textContent.length > chars);
 }"""
-# Predicates are functions, never bare expressions: Playwright evaluates a bare expression with
-# eval(), which the app's Content-Security-Policy (rightly) forbids.
-COMPLETED_PANELS = "(n) => document.querySelectorAll('.panel[data-status=completed]').length === n"
+# Predicates are functions, never bare expressions (see ui_support.COMPLETED_PANELS).
 # Records every status each panel shows, so a test can tell it streamed before it finished.
 STATUS_RECORDER = """
 window.__statuses = {};
@@ -92,16 +89,6 @@ def screenshot_file(tmp_path):
 def serve(daphne):
     """A real daphne over plain HTTP, as the browser reaches it in these tests."""
     return daphne(DJANGO_HTTPS="0")
-
-
-def upload_and_generate(page, path, size: str = "1280 \N{MULTIPLICATION SIGN} 800 px") -> str:
-    """Choose the screenshot, press Generate, and return the new generation's id."""
-    page.set_input_files("#image", str(path))
-    expect(page.locator("#image-preview")).to_be_visible()
-    expect(page.locator("#image-info")).to_contain_text(size)
-    page.click("#generate")
-    page.wait_for_url("**/g/*")
-    return page.url.rstrip("/").rsplit("/", 1)[-1]
 
 
 def code_texts(page) -> list[str]:
@@ -209,11 +196,9 @@ def test_upload_streams_four_variants_into_sandboxed_previews(
     assert_shows_stored_result(page, stored_generation(server, generation_id))
     assert len(standin.requests) == 4
 
-    # The README's picture and the artifacts, from this real run, at both widths.
+    # Artifacts of this run at both widths (the README's picture is `make screenshots`' job).
     page.evaluate("window.scrollTo(0, 0)")
-    wide = save_screenshot(page, "ui-1280.png")
-    if os.environ.get("CLONEGEN_UPDATE_DOCS_SCREENSHOT") == "1" or not DOCS_SCREENSHOT.exists():
-        shutil.copyfile(wide, DOCS_SCREENSHOT)
+    save_screenshot(page, "ui-1280.png")
     page.set_viewport_size({"width": 390, "height": 844})
     expect(page.locator(".panel").first).to_be_visible()
     assert page.evaluate("document.documentElement.scrollWidth") <= 390, "no sideways scroll"

@@ -14,17 +14,16 @@ import sys
 import pytest
 from PIL import Image
 
-from generations.standin import Fault
+from demo.faults import Fault
 from tests.support import DEFAULT_MODELS, REPO, data_url, png_bytes
 from tests.test_ui import (  # noqa: F401 - open_page is a fixture
-    COMPLETED_PANELS,
     assert_no_console_errors,
     open_page,
     save_screenshot,
     serve,
     stored_generation,
-    upload_and_generate,
 )
+from tests.ui_support import COMPLETED_PANELS, upload_and_generate
 
 pytestmark = pytest.mark.ui
 

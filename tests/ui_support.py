@@ -22,7 +22,9 @@ CHROMIUM_ARGS = [
 # `make test` installs it where it can (as root with apt-get); elsewhere browser tests skip.
 MISSING_CHROMIUM = "needs Debian's chromium at /usr/bin/chromium (make test installs it as root)"
 ARTIFACTS = REPO / "test-artifacts"
-DOCS_SCREENSHOT = REPO / "docs" / "ui.png"
+# Predicates are functions, never bare expressions: Playwright evaluates a bare expression with
+# eval(), which the app's Content-Security-Policy (rightly) forbids.
+COMPLETED_PANELS = "(n) => document.querySelectorAll('.panel[data-status=completed]').length === n"
 
 
 @contextlib.contextmanager
@@ -36,6 +38,18 @@ def launched_chromium():
             yield browser
         finally:
             browser.close()
+
+
+def upload_and_generate(page, path, size: str = "1280 \N{MULTIPLICATION SIGN} 800 px") -> str:
+    """Choose the screenshot, press Generate, and return the new generation's id."""
+    from playwright.sync_api import expect
+
+    page.set_input_files("#image", str(path))
+    expect(page.locator("#image-preview")).to_be_visible()
+    expect(page.locator("#image-info")).to_contain_text(size)
+    page.click("#generate")
+    page.wait_for_url("**/g/*")
+    return page.url.rstrip("/").rsplit("/", 1)[-1]
 
 
 @dataclass

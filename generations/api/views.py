@@ -16,6 +16,7 @@ from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
+from demo.mode import is_demo_mode
 from generations import actions, model_status, selectors, stats
 from generations.access import Requester
 from generations.api.filters import GenerationFilter
@@ -30,7 +31,6 @@ from generations.api.serializers import (
     envelope,
 )
 from generations.errors import NOT_FOUND, AppError
-from generations.model_client import is_demo_mode
 
 GENERATION_ENVELOPE = envelope("Generation", GenerationSerializer())
 ID_PARAMETER = OpenApiParameter(

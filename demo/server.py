@@ -1,24 +1,24 @@
-"""An OpenAI-compatible chat-completions server, for demo mode and as a scriptable fake in tests."""
+"""The stand-in itself: an aiohttp app answering OpenAI chat completions, streamed or not,
+with scripted faults and the logs and counters tests read."""
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import hashlib
-import html
 import itertools
 import json
-import re
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, Self
+from typing import Any
 
 from aiohttp import web
 
-DEMO_NOTICE = "Demo output from the clonegen local stand-in, not the work of a model."
+from demo.bench import BENCH_STAMP, BENCH_STREAM
+from demo.faults import NORMAL, Fault, error_response
+from demo.pages import default_text_for
 
+# The API's own limits, written down here rather than read from the app's catalog: a fake that
+# copied the code under test would agree with a wrong cap instead of refusing it.
 DEFAULT_OUTPUT_CAPS = {
     "gpt-4o-2024-11-20": 16384,
     "gpt-4o-2024-08-06": 16384,
@@ -29,225 +29,6 @@ DEFAULT_OUTPUT_CAPS = {
 _POLL_SECONDS = 0.05
 # Per-app flag rather than per-Standin, so one Standin can back several apps and loops.
 _STOPPING = web.AppKey("standin_stopping", list)
-
-_THEMES = (
-    ("indigo", "Northwind", "Ship landing pages before the coffee gets cold."),
-    ("emerald", "Greenleaf", "Analytics that grow with your garden of products."),
-    ("rose", "Petalform", "Forms your customers actually enjoy filling in."),
-    ("amber", "Brightdesk", "One inbox for every conversation your team has."),
-    ("sky", "Cloudline", "Deploy on Friday and still sleep at night."),
-    ("violet", "Nightowl", "Dashboards tuned for people who work late."),
-)
-
-_FEATURES = (
-    ("Fast setup", "Connect your stack in minutes with guided onboarding."),
-    ("Team spaces", "Share work across projects with fine-grained roles."),
-    ("Clear billing", "Plain monthly pricing, no surprises at renewal time."),
-)
-
-
-# --------------------------------------------------------------------------- sample content
-
-
-def _theme_for(model: str) -> tuple[str, str, str]:
-    # hashlib, not hash(): the page must be identical across processes.
-    digest = hashlib.sha256(model.encode("utf-8")).digest()
-    return _THEMES[digest[0] % len(_THEMES)]
-
-
-def _text(value: str) -> str:
-    # quote=False keeps apostrophes literal so callers can search the page for plain strings.
-    return html.escape(value, quote=False)
-
-
-def _feature_cards(colour: str) -> str:
-    return "\n".join(
-        f'        <div class="rounded-xl border border-gray-200 bg-white p-6 shadow-sm">\n'
-        f'          <h3 class="text-lg font-semibold text-{colour}-700">{title}</h3>\n'
-        f'          <p class="mt-2 text-sm text-gray-600">{body}</p>\n'
-        f"        </div>"
-        for title, body in _FEATURES
-    )
-
-
-def sample_page(model: str) -> str:
-    """Return a small, deterministic Tailwind landing page whose <h1> names `model`."""
-    colour, brand, tagline = _theme_for(model)
-    name = _text(model)
-    return f"""<!DOCTYPE html>
-<html lang="en">
-<head>
-  <meta charset="utf-8">
-  <meta name="viewport" content="width=device-width, initial-scale=1">
-  <title>{brand} - {name}</title>
-  <script src="https://cdn.tailwindcss.com"></script>
-</head>
-<body class="min-h-screen bg-gray-50 font-sans text-gray-900">
-  <header class="border-b border-gray-200 bg-white">
-    <nav class="mx-auto flex max-w-5xl items-center justify-between px-6 py-4">
-      <a href="#" class="text-xl font-bold text-{colour}-600">{brand}</a>
-      <ul class="flex gap-6 text-sm text-gray-600">
-        <li><a href="#features" class="hover:text-{colour}-600">Features</a></li>
-        <li><a href="#pricing" class="hover:text-{colour}-600">Pricing</a></li>
-        <li><a href="#contact" class="hover:text-{colour}-600">Contact</a></li>
-      </ul>
-    </nav>
-  </header>
-  <main>
-    <section class="mx-auto max-w-5xl px-6 py-20 text-center">
-      <h1 class="text-4xl font-extrabold tracking-tight sm:text-5xl">{brand} by {name}</h1>
-      <p class="mx-auto mt-4 max-w-2xl text-lg text-gray-600">{tagline}</p>
-      <div class="mt-8 flex justify-center gap-4">
-        <a href="#"
-           class="rounded-lg bg-{colour}-600 px-5 py-3 font-medium text-white
-                  hover:bg-{colour}-700">Get started</a>
-        <a href="#"
-           class="rounded-lg border border-gray-300 px-5 py-3 font-medium text-gray-700
-                  hover:bg-gray-100">Book a demo</a>
-      </div>
-    </section>
-    <section id="features" class="mx-auto max-w-5xl px-6 pb-20">
-      <div class="grid gap-6 sm:grid-cols-3">
-{_feature_cards(colour)}
-      </div>
-    </section>
-  </main>
-  <footer class="border-t border-gray-200 bg-white">
-    <div class="mx-auto max-w-5xl px-6 py-6 text-center text-sm text-gray-500">
-      <p>&copy; 2025 {brand}. All rights reserved.</p>
-      <p class="mt-1 font-medium text-{colour}-700">{_text(DEMO_NOTICE)}</p>
-    </div>
-  </footer>
-</body>
-</html>"""
-
-
-def wrap_in_prose(page: str) -> str:
-    """Return `page` inside an html fence between two prose sentences, the way models answer."""
-    return (
-        "Here is the HTML page recreated from your screenshot.\n\n"
-        f"```html\n{page}\n```\n\n"
-        "It uses Tailwind CSS from the CDN, so it renders without a build step.\n"
-    )
-
-
-def _default_text_for(model: str) -> str:
-    return wrap_in_prose(sample_page(model))
-
-
-# --------------------------------------------------------------------------- bench mode
-
-# In bench mode each streamed chunk has these placeholders replaced as it is sent: the stamp by
-# the wall-clock emission time ("%.6f", 17 characters until the year 2286), the stream mark by
-# the stream's serial number. Both keep the chunk's length, so pages keep their chunk count.
-BENCH_STAMP = "@" * 17
-BENCH_STREAM = "~" * 8
-BENCH_STAMP_PATTERN = re.compile(r'data-t="(\d{10}\.\d{6})"')
-BENCH_STREAM_PATTERN = re.compile(r'data-stream="(\d{8})"')
-_LOREM = (
-    "Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor incididunt "
-    "ut labore et dolore magna aliqua. Ut enim ad minim veniam, quis nostrud exercitation. "
-)
-
-
-def bench_page(model: str, *, chunks: int = 240, chunk_chars: int = 100) -> str:
-    """Return an answer of exactly `chunks` * `chunk_chars` characters, prose around an HTML
-    page, with one emission stamp placeholder in every `chunk_chars` slice (so every streamed
-    chunk carries the time it was sent) and the stream mark in the first."""
-    if chunks < 3:
-        raise ValueError("a bench page needs at least 3 chunks")
-    first = (
-        "Page:\n```html\n<!DOCTYPE html>\n<html>"
-        f'<head data-stream="{BENCH_STREAM}" data-t="{BENCH_STAMP}">'
-    )
-    pieces = [
-        _bench_fill(first, "\n", chunk_chars),
-        _bench_fill(
-            f'<title data-t="{BENCH_STAMP}">{_text(model)} ', "</title></head><body>\n", chunk_chars
-        ),
-    ]
-    for number in range(2, chunks - 1):
-        opening = f'<p data-t="{BENCH_STAMP}">{number:04d} '
-        pieces.append(_bench_fill(opening, "</p>\n", chunk_chars))
-    last_close = "</p></body>\n</html>\n```\nDone.\n"
-    pieces.append(_bench_fill(f'<p data-t="{BENCH_STAMP}">', last_close, chunk_chars))
-    return "".join(pieces)
-
-
-def _bench_fill(opening: str, closing: str, size: int) -> str:
-    room = size - len(opening) - len(closing)
-    if room < 0:
-        raise ValueError(f"chunk_chars={size} is too small for a bench page")
-    return opening + (_LOREM * (1 + room // len(_LOREM)))[:room] + closing
-
-
-# --------------------------------------------------------------------------- faults and errors
-
-
-@dataclass
-class Fault:
-    """One scripted misbehaviour for one request."""
-
-    status: int | None = None
-    code: str | None = None
-    message: str = "The clonegen stand-in was scripted to fail this request."
-    retry_after: float | None = None
-    cut_after_chars: int | None = None
-    end_without_finish_after_chars: int | None = None
-    stall_after_chars: int | None = None
-    finish_reason: str = "stop"
-
-    def char_limit(self) -> int | None:
-        """Where a mid-stream fault interrupts the text, if it does."""
-        for limit in (
-            self.cut_after_chars,
-            self.end_without_finish_after_chars,
-            self.stall_after_chars,
-        ):
-            if limit is not None:
-                return limit
-        return None
-
-
-_NORMAL = Fault()
-
-
-def _error_type(status: int, code: str | None) -> str:
-    # Mirrors the `type` values the real API pairs with these statuses.
-    if code == "insufficient_quota":
-        return "insufficient_quota"
-    if status == 429:
-        return "requests"
-    if status >= 500:
-        return "server_error"
-    return "invalid_request_error"
-
-
-def error_response(
-    status: int,
-    message: str,
-    *,
-    code: str | None = None,
-    param: str | None = None,
-    error_type: str | None = None,
-    retry_after: float | None = None,
-) -> web.Response:
-    """Build an OpenAI-style JSON error response."""
-    body = {
-        "error": {
-            "message": message,
-            "type": error_type or _error_type(status, code),
-            "param": param,
-            "code": code,
-        }
-    }
-    headers = {}
-    if retry_after is not None:
-        headers["Retry-After"] = f"{retry_after:g}"
-    return web.json_response(body, status=status, headers=headers)
-
-
-# --------------------------------------------------------------------------- the server
 
 
 def _sse(payload: dict[str, Any] | str) -> bytes:
@@ -285,7 +66,7 @@ class Standin:
     ) -> None:
         if chunk_chars < 1:
             raise ValueError("chunk_chars must be at least 1")
-        self.text_for = text_for or _default_text_for
+        self.text_for = text_for or default_text_for
         self.chunk_chars = chunk_chars
         self.chunks_per_second = chunks_per_second
         self.faults: dict[str, list[Fault]] = {k: list(v) for k, v in (faults or {}).items()}
@@ -357,7 +138,7 @@ class Standin:
         model = body.get("model")
         if not isinstance(model, str) or not model:
             return error_response(400, "you must provide a model parameter", param="model")
-        fault = self._pop_fault(model) or _NORMAL
+        fault = self._pop_fault(model) or NORMAL
         refusal = self._refusal(model, body, fault)
         if refusal is not None:
             return refusal
@@ -602,111 +383,3 @@ async def _mark_stopping(app: web.Application) -> None:
 
 async def _not_found(request: web.Request) -> web.Response:
     return error_response(404, f"Invalid URL ({request.method} {request.path})", code="unknown_url")
-
-
-# --------------------------------------------------------------------------- running it
-
-
-class StandinThread:
-    """Run a Standin on 127.0.0.1 in a daemon thread with its own event loop."""
-
-    def __init__(self, standin: Standin, port: int = 0) -> None:
-        self.standin = standin
-        self.port = port
-        self.base_url = ""
-        self._thread: threading.Thread | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._stop: asyncio.Event | None = None
-        self._ready = threading.Event()
-        self._listening = False
-        self._error: OSError | None = None
-
-    def start(self) -> str:
-        """Start serving; block until the socket listens and return the /v1 base URL."""
-        if self._thread is not None:
-            raise RuntimeError("StandinThread already started")
-        self._thread = threading.Thread(target=self._run, name="clonegen-standin", daemon=True)
-        self._thread.start()
-        self._ready.wait()
-        if not self._listening:
-            self._thread.join()
-            self._thread = None
-            raise self._error or RuntimeError("the stand-in thread died before listening")
-        self.base_url = f"http://127.0.0.1:{self.port}/v1"
-        return self.base_url
-
-    def stop(self) -> None:
-        """Stop serving, drop in-flight streams, and join the thread."""
-        if self._thread is None:
-            return
-        if self._loop is not None and self._stop is not None:
-            self._loop.call_soon_threadsafe(self._stop.set)
-        self._thread.join()
-        self._thread = None
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
-
-    def _run(self) -> None:
-        loop = asyncio.new_event_loop()
-        self._loop = loop
-        try:
-            loop.run_until_complete(self._serve())
-        except OSError as exc:  # e.g. port in use; re-raised in the thread that called start()
-            self._error = exc
-        finally:
-            self._ready.set()
-            loop.close()
-
-    async def _serve(self) -> None:
-        self._stop = asyncio.Event()
-        runner = web.AppRunner(self.standin.app(), access_log=None, shutdown_timeout=5)
-        await runner.setup()
-        try:
-            site = web.TCPSite(runner, "127.0.0.1", self.port)
-            await site.start()
-            self.port = runner.addresses[0][1]
-            self._listening = True
-            self._ready.set()
-            await self._stop.wait()
-        finally:
-            await runner.cleanup()
-
-
-def main(argv: list[str] | None = None) -> None:
-    """Serve the stand-in in the foreground until interrupted."""
-    parser = argparse.ArgumentParser(
-        prog="python -m generations.standin", description=__doc__.strip()
-    )
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8001)
-    parser.add_argument("--pace", type=float, default=None, help="chunks per second")
-    parser.add_argument(
-        "--chunk-chars", type=int, default=None, help="characters per chunk (40; 100 in bench mode)"
-    )
-    parser.add_argument(
-        "--bench",
-        action="store_true",
-        help="serve bench pages whose chunks carry their emission time; log streams at "
-        "GET /bench/streams",
-    )
-    parser.add_argument("--chunks", type=int, default=240, help="content chunks per bench page")
-    args = parser.parse_args(argv)
-    chunk_chars = args.chunk_chars or (100 if args.bench else 40)
-    standin = Standin(chunks_per_second=args.pace, chunk_chars=chunk_chars, bench=args.bench)
-    if args.bench:
-        standin.text_for = lambda model: bench_page(
-            model, chunks=args.chunks, chunk_chars=chunk_chars
-        )
-    print(f"clonegen stand-in: base_url http://{args.host}:{args.port}/v1", flush=True)  # noqa: T201
-    # A bench streams thousands of requests: no access log line for each.
-    quiet = {"access_log": None} if args.bench else {}
-    web.run_app(standin.app(), host=args.host, port=args.port, print=None, **quiet)
-
-
-if __name__ == "__main__":
-    main()
