@@ -13,6 +13,7 @@ from typing import Any
 
 from aiohttp import web
 
+from demo import images
 from demo.bench import BENCH_STAMP, BENCH_STREAM
 from demo.faults import NORMAL, Fault, error_response
 from demo.pages import default_text_for
@@ -117,6 +118,9 @@ class Standin:
         app.on_shutdown.append(_mark_stopping)
         app.router.add_post("/v1/chat/completions", self._handle)
         app.router.add_post("/chat/completions", self._handle)
+        # Generated images and the model listing, so both features show without a key.
+        app.router.add_post("/v1/images/generations", images.images_generations)
+        app.router.add_get("/v1/models", images.models)
         if self.bench:
             app.router.add_get("/bench/streams", self._bench_streams)
         app.router.add_route("*", "/{tail:.*}", _not_found)

@@ -18,6 +18,8 @@ from openai.types.chat import ChatCompletionChunk
 
 from demo.mode import is_demo_mode
 from demo.thread import standin_base_url
+from generations.catalog import request_options_for
+from generations.models import VariantErrorCode
 from generations.redaction import redact
 from generations.sse import sse_payloads
 
@@ -26,6 +28,14 @@ from generations.sse import sse_payloads
 REQUEST_RETRIES = 2
 RETRY_BACKOFF_SECONDS = (0.5, 2.0)
 MAX_RETRY_AFTER_SECONDS = 30.0
+
+
+# Refusals that pass: worth the request again after a pause.
+_PASSING = (
+    VariantErrorCode.RATE_LIMITED,
+    VariantErrorCode.UPSTREAM_ERROR,
+    VariantErrorCode.TIMEOUT,
+)
 
 
 @dataclass(frozen=True)
@@ -38,7 +48,7 @@ class StreamResult:
 class ModelCallError(Exception):
     """A call that ended without a result; `code` is the contract's variant.failed code."""
 
-    code = "upstream_error"
+    code = VariantErrorCode.UPSTREAM_ERROR
 
     def __init__(self, message: str, code: str | None = None, retry_after: float | None = None):
         super().__init__(message)
@@ -50,19 +60,19 @@ class ModelCallError(Exception):
     @property
     def worth_retrying(self) -> bool:
         """True for a passing refusal of the request (rate limit, server error, no connection)."""
-        return self.code in ("rate_limited", "upstream_error", "timeout")
+        return self.code in ("rate_limited", "upstream_error", VariantErrorCode.TIMEOUT)
 
 
 class ModelUnavailable(ModelCallError):
     """The API does not know the model: try the next one in the chain."""
 
-    code = "model_unavailable"
+    code = VariantErrorCode.MODEL_UNAVAILABLE
 
 
 class StreamBroken(ModelCallError):
     """The stream was cut or ended without a finish_reason: worth running again from the start."""
 
-    code = "stream_broken"
+    code = VariantErrorCode.STREAM_BROKEN
 
 
 _clients: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, openai.AsyncOpenAI]" = (
@@ -182,9 +192,8 @@ def encode_messages(messages: list[dict]) -> bytes:
 
 def _request_body(*, model: str, messages: bytes, max_tokens: int) -> bytes:
     """The JSON that `chat.completions.create` would send, around the encoded messages."""
-    options = {
-        "temperature": 0,
-        "max_tokens": max_tokens,
+    # The limit's name, temperature and reasoning effort per model: the one model table.
+    options = request_options_for(model, max_tokens) | {
         "stream": True,
         "stream_options": {"include_usage": True},
     }
@@ -239,23 +248,27 @@ def classify_request_error(error: openai.APIError | aiohttp.ClientError) -> Mode
     if isinstance(error, aiohttp.ClientError):
         # A reply that is not HTTP at all, which the aiohttp transport does not translate
         # (httpx reports it as a connection error).
-        return ModelCallError("The model API could not be reached.", "upstream_error")
+        return ModelCallError(
+            "The model API could not be reached.", VariantErrorCode.UPSTREAM_ERROR
+        )
     message = _readable(error)
     if isinstance(error, openai.NotFoundError):
         return ModelUnavailable(message)
     if isinstance(error, openai.APITimeoutError) and _timed_out(error):
-        return ModelCallError(message, "timeout")
+        return ModelCallError(message, VariantErrorCode.TIMEOUT)
     if isinstance(error, openai.RateLimitError):
         if getattr(error, "code", None) == "insufficient_quota":
-            return ModelCallError(message, "quota_exceeded")
-        return ModelCallError(message, "rate_limited", retry_after=_retry_after(error))
+            return ModelCallError(message, VariantErrorCode.QUOTA_EXCEEDED)
+        return ModelCallError(
+            message, VariantErrorCode.RATE_LIMITED, retry_after=_retry_after(error)
+        )
     if isinstance(error, openai.AuthenticationError | openai.PermissionDeniedError):
-        return ModelCallError(message, "auth_failed")
+        return ModelCallError(message, VariantErrorCode.AUTH_FAILED)
     if isinstance(error, openai.BadRequestError | openai.UnprocessableEntityError):
-        return ModelCallError(message, "bad_request")
+        return ModelCallError(message, VariantErrorCode.BAD_REQUEST)
     if isinstance(error, openai.APIStatusError) and error.status_code < 500:
-        return ModelCallError(message, "bad_request")
-    return ModelCallError(message, "upstream_error", retry_after=_retry_after(error))
+        return ModelCallError(message, VariantErrorCode.BAD_REQUEST)
+    return ModelCallError(message, VariantErrorCode.UPSTREAM_ERROR, retry_after=_retry_after(error))
 
 
 def _timed_out(error: openai.APITimeoutError) -> bool:

@@ -9,7 +9,7 @@ import pytest
 from aiohttp import web
 from PIL import Image
 
-from generations import standin_images
+from demo import images as standin_images
 from generations.model_status import ModelStatus
 from generations.placeholder_images import GENERATED, ImageGenerator, stored_image
 

@@ -1,6 +1,5 @@
-"""What the demo stand-in needs for issue 14: an images endpoint that answers with pictures drawn
-locally, and a model listing with the shutdown dates OpenAI announced. aiohttp handlers, for the
-stand-in to mount (POST /v1/images/generations, GET /v1/models)."""
+"""The stand-in's images endpoint, answering with pictures drawn locally, and its model listing
+with the shutdown dates OpenAI announced (POST /v1/images/generations, GET /v1/models)."""
 
 import asyncio
 import base64
