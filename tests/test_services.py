@@ -177,12 +177,42 @@ def test_save_result_never_overwrites_a_completed_variant():
     assert stored.attempts == 1
 
 
-def test_save_html_keeps_the_raw_extraction():
+def test_save_result_stores_the_post_processed_html_beside_the_raw_extraction():
     generation = started(("streaming",) * 4)
-    save_result(generation, 0)
-    services.variant_save_html(generation_id=generation.id, index=0, html="<p>cleaned</p>")
+    save_result(generation, 0, html="<p>cleaned</p>")
     stored = variant(generation)
     assert (stored.html, stored.raw_html) == ("<p>cleaned</p>", page_html(0))
+
+
+def test_variants_save_results_commits_several_and_skips_a_completed_one():
+    generation = started(("streaming",) * 4)
+    save_result(generation, 1)
+    common = {
+        "model": "m",
+        "finish_reason": "stop",
+        "prompt_tokens": 1,
+        "completion_tokens": 2,
+        "requests": 1,
+        "first_token_at": None,
+        "finished_at": timezone.now(),
+        "duration_ms": 5,
+    }
+    saved = services.variants_save_results(
+        results=[
+            {
+                "generation_id": generation.id,
+                "index": i,
+                "text": f"t{i}",
+                "raw_html": f"<p>{i}</p>",
+                "html": f"<p>{i}</p>\n",
+                **common,
+            }
+            for i in (0, 1, 2)
+        ]
+    )
+    assert saved == [True, False, True]
+    assert variant(generation, 1).raw_html == page_html(1)  # never overwritten
+    assert variant(generation, 2).raw_html == "<p>2</p>"
 
 
 def test_end_unfinished_keeps_the_text_and_the_error():
