@@ -366,9 +366,7 @@ def operations(document: dict) -> set[tuple[str, str]]:
     found = set()
     for path, item in document["paths"].items():
         normal = re.sub(r"\{[^}]+\}", "{}", path).rstrip("/")
-        found |= {
-            (method, normal) for method in item if method in {"get", "post", "put", "delete"}
-        }
+        found |= {(method, normal) for method in item if method in {"get", "post", "put", "delete"}}
     return found
 
 
