@@ -6,7 +6,7 @@ import time
 import pytest
 
 from tests.support import data_url, png_bytes
-from tests.ui_support import ConsoleErrors
+from tests.ui_support import ARTIFACTS, ConsoleErrors
 
 pytestmark = [pytest.mark.ui, pytest.mark.e2e]
 
@@ -38,6 +38,11 @@ def open_page(browser):
         context.close()
 
 
+def save_screenshot(page, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / name))
+
+
 def finished_generation(server) -> dict:
     """A generation made over REST and run to its end (polled: no browser involved)."""
     created = server.post("/api/generations", json={"image": data_url(png_bytes(640, 400))})
@@ -65,6 +70,7 @@ def test_delete_asks_first_then_removes_the_generation(daphne, open_page):
     page.get_by_role("button", name="Delete").click()
     expect(dialog).to_be_visible()
     expect(dialog).to_contain_text("Delete this generation?")
+    save_screenshot(page, "delete-dialog.png")
     dialog.get_by_role("button", name="Keep it").click()
     expect(dialog).to_be_hidden()
     assert server.get(f"/api/generations/{generation_id}").status_code == 200
@@ -107,10 +113,12 @@ def test_a_demo_generation_is_labelled_as_the_stand_ins(daphne, open_page):
         panel = page.locator(f'.panel[data-index="{index}"]')
         expect(panel.locator(".requested")).to_contain_text(f"stand-in for {variant['model']}")
         expect(panel.locator(".choose")).to_have_text("Use this one")  # nothing chosen yet
+    save_screenshot(page, "demo-generation.png")
 
     page.goto(server.base_url + "/history")
     row = page.locator(f'.history-item[data-id="{generation["id"]}"]')
     expect(row.locator(".demo-badge")).to_have_text("Demo")
     expect(row.locator(".history-models")).to_contain_text("stand-in for")
     expect(row.locator(".chosen-mark")).to_have_count(0)
+    save_screenshot(page, "demo-history.png")
     assert page.console_errors == []
