@@ -83,6 +83,19 @@ def generation_create(
     return generation
 
 
+def generation_make_thumbnail(*, generation: Generation) -> bytes:
+    """Make and store the thumbnail of a generation that has none (or lost its file); return
+    it. Raises thumbnails.ThumbnailError when its screenshot cannot be read."""
+    try:
+        with generation.screenshot.open("rb") as stored:
+            screenshot = stored.read()
+    except (FileNotFoundError, ValueError) as error:  # ValueError: no file name at all
+        raise thumbnails.ThumbnailError("the screenshot file is missing") from error
+    content = thumbnails.make_thumbnail(screenshot)
+    generation_store_thumbnail(generation=generation, content=content)
+    return content
+
+
 def generation_store_thumbnail(*, generation: Generation, content: bytes) -> None:
     """Store a thumbnail made after the fact (a generation older than thumbnails, an import).
 

@@ -168,13 +168,9 @@ def _stored_thumbnail(generation) -> bytes | None:
 
 def _new_thumbnail(generation) -> bytes:
     try:
-        with generation.screenshot.open("rb") as stored:
-            content = thumbnails.make_thumbnail(stored.read())
-    except (FileNotFoundError, ValueError, thumbnails.ThumbnailError):
-        # ValueError: no screenshot file at all (an import without one).
+        return services.generation_make_thumbnail(generation=generation)
+    except thumbnails.ThumbnailError:
         raise Http404("This generation has no readable screenshot.") from None
-    services.generation_store_thumbnail(generation=generation, content=content)
-    return content
 
 
 # ---------------------------------------------------------------------------------- helpers

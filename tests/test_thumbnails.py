@@ -6,6 +6,7 @@ import uuid
 
 import pytest
 from django.contrib.auth.models import User
+from django.core.management import call_command
 from django.test import Client
 from PIL import Image
 
@@ -126,3 +127,21 @@ def test_the_history_shows_thumbnails_not_screenshots(client):
     page = client.get("/history").content.decode()
     assert f'src="/g/{generation.id}/thumbnail"' in page
     assert f"/g/{generation.id}/screenshot" not in page
+
+
+def test_the_command_makes_the_missing_ones_only():
+    older, without_file = make_generation(), make_generation()
+    without_file.screenshot.delete(save=False)
+    has_one = actions.create_generation({"image": data_url(png_bytes())}, Requester.of(None, ""))
+    before = has_one.thumbnail.open("rb").read()
+    out, err = io.StringIO(), io.StringIO()
+
+    call_command("make_thumbnails", stdout=out, stderr=err)
+
+    assert out.getvalue().strip() == "made 1 thumbnail(s), 1 failed"
+    assert f"{without_file.id}: no thumbnail" in err.getvalue()
+    assert Generation.objects.get(id=older.id).thumbnail.name == f"thumbnails/{older.id}.webp"
+    assert Generation.objects.get(id=has_one.id).thumbnail.open("rb").read() == before
+    out = io.StringIO()
+    call_command("make_thumbnails", stdout=out, stderr=io.StringIO())
+    assert out.getvalue().strip() == "made 0 thumbnail(s), 1 failed"
