@@ -177,6 +177,12 @@ SPECTACULAR_SETTINGS = {
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # A generation and its list summary share their enums: one name each, not a hashed one.
+    "ENUM_NAME_OVERRIDES": {
+        "GenerationStatusEnum": "generations.models.GenerationStatus",
+        "VariantStatusEnum": "generations.models.VariantStatus",
+        "StackEnum": "generations.models.Stack",
+    },
 }
 
 LOGGING = {

@@ -15,6 +15,7 @@ urlpatterns = [
     path("", views.index, name="index"),
     re_path(GENERATION + r"/?$", views.generation_page, name="generation"),
     re_path(GENERATION + r"/screenshot/?$", views.screenshot, name="generation-screenshot"),
+    re_path(GENERATION + r"/thumbnail/?$", views.thumbnail, name="generation-thumbnail"),
     re_path(r"^history/?$", views.history, name="history"),
     path("accounts/login/", LoginView.as_view(), name="login"),
     path("api/", include("generations.api.urls")),

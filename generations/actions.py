@@ -1,25 +1,35 @@
-"""What a client can ask for — generate, retry, cancel, choose — for the socket and REST alike.
+"""What a client can ask for — generate, retry, cancel, choose, delete — for the socket and REST
+alike.
 
 The edges hand over the client's JSON; this module validates it, calls the services and the
 runner, and returns the stored generation. Nothing here knows whether a socket or HTTP asked.
 """
 
+import logging
 from dataclasses import dataclass
 
 from channels.db import database_sync_to_async
 from django.conf import settings
 from django.db import transaction
 
-from generations import access, control, selectors, services
+from demo.mode import is_demo_mode
+from generations import access, control, selectors, services, thumbnails
 from generations.access import Requester
 from generations.catalog import configured_variants
 from generations.decoding import off_shared_thread
 from generations.errors import CONFLICT, INVALID_FIELD, SHUTTING_DOWN, AppError
 from generations.images import Screenshot, decode_screenshot
-from generations.models import Generation, GenerationStatus, Stack
+from generations.models import (
+    RETRYABLE_GENERATION_STATUSES,
+    Generation,
+    GenerationStatus,
+    Stack,
+)
 from generations.process import RUNNER_ID
 from generations.publisher import GroupPublisher
 from generations.runner import runner
+
+logger = logging.getLogger(__name__)
 
 # The page's counter reads this same number (views.page_vocabulary).
 MAX_INSTRUCTIONS_CHARS = 4000
@@ -70,7 +80,7 @@ def create_generation(payload: dict, requester: Requester) -> Generation:
     """Validate the request and commit a new generation (status `started`); return it stored."""
     _refuse_while_draining()
     access.require_login(requester)
-    return _store_generation(parse_generate_request(payload), requester)
+    return _store_generation(*_parsed_with_thumbnail(payload), requester)
 
 
 async def acreate_generation(payload: dict, requester: Requester) -> Generation:
@@ -78,11 +88,20 @@ async def acreate_generation(payload: dict, requester: Requester) -> Generation:
     large one never holds up the thread every socket's database calls share."""
     _refuse_while_draining()
     access.require_login(requester)
-    request = await off_shared_thread(parse_generate_request, payload)
-    return await database_sync_to_async(_store_generation)(request, requester)
+    request, thumbnail = await off_shared_thread(_parsed_with_thumbnail, payload)
+    return await database_sync_to_async(_store_generation)(request, thumbnail, requester)
 
 
-def _store_generation(request: GenerateRequest, requester: Requester) -> Generation:
+def _parsed_with_thumbnail(payload: dict) -> tuple[GenerateRequest, bytes | None]:
+    request = parse_generate_request(payload)
+    # Before the transaction: a big screenshot takes a while to scale, and on SQLite the
+    # transaction holds the database's write lock.
+    return request, _thumbnail_or_none(request.screenshot)
+
+
+def _store_generation(
+    request: GenerateRequest, thumbnail: bytes | None, requester: Requester
+) -> Generation:
     # One transaction: on SQLite (IMMEDIATE) concurrent requests queue here, so the rate
     # limit's count cannot be overtaken by a parallel insert.
     with transaction.atomic():
@@ -94,8 +113,26 @@ def _store_generation(request: GenerateRequest, requester: Requester) -> Generat
             variants=configured_variants(),
             owner=requester.user,
             client_key=requester.client_key,
+            demo=is_demo_mode(),
+            thumbnail=thumbnail,
         )
     return selectors.generation_get(generation.id)
+
+
+def _thumbnail_or_none(screenshot: Screenshot) -> bytes | None:
+    try:
+        return thumbnails.make_thumbnail(screenshot.content)
+    except thumbnails.ThumbnailError:
+        # Unexpected for a screenshot just decoded; a thumbnail is only derived data, and the
+        # first request for it tries again.
+        logger.exception("No thumbnail for a new generation")
+        return None
+
+
+def delete_generation(generation_id, requester: Requester) -> None:
+    """Delete a generation the requester may see, with its files; `conflict` while it runs."""
+    generation = selectors.generation_get(generation_id, requester)
+    services.generation_delete(generation_id=generation.id)
 
 
 def choose_variant(generation_id, index: object, requester: Requester) -> Generation:
@@ -110,6 +147,14 @@ def choose_variant(generation_id, index: object, requester: Requester) -> Genera
 def _retry(generation_id, requester: Requester) -> Generation:
     _refuse_while_draining()
     generation = selectors.generation_get(generation_id, requester)
+    if generation.status in RETRYABLE_GENERATION_STATUSES and generation.demo != is_demo_mode():
+        # A generation is the stand-in's work or the models', never a mix of both.
+        made, now = ("demo", "live") if generation.demo else ("live", "demo")
+        raise AppError(
+            CONFLICT,
+            f"This generation was made in {made} mode and the server runs in {now} mode now; "
+            "start a new generation instead.",
+        )
     services.generation_retry(generation=generation, runner_id=RUNNER_ID)
     return selectors.generation_get(generation.id)
 

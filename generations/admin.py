@@ -1,15 +1,17 @@
-"""The admin: stored generations to inspect, retry and export — never to edit."""
+"""The admin: stored generations to inspect, retry, export and delete — never to edit."""
 
 from asgiref.sync import async_to_sync
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.core.handlers.asgi import ASGIRequest
 from django.http import StreamingHttpResponse
+from django.template.response import TemplateResponse
 from django.utils.html import format_html
 
-from generations import actions, selectors, transfer
+from generations import actions, selectors, services, transfer
 from generations.access import Requester
 from generations.errors import AppError
-from generations.models import Generation, Variant
+from generations.models import ACTIVE_GENERATION_STATUSES, Generation, Variant
 
 # What the list needs of each variant; their page-sized columns (text, HTML) stay unread.
 LIST_VARIANT_FIELDS = ("id", "generation_id", "index", "status", "model", "cost_usd")
@@ -22,7 +24,8 @@ admin.site.enable_nav_sidebar = False
 
 
 class ReadOnlyMixin:
-    """Stored results are evidence of what a model produced: nobody edits them here."""
+    """Stored results are evidence of what a model produced: nobody edits them here. Deleting
+    is the `delete_generations` action's alone, which takes the files along."""
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False
@@ -159,29 +162,30 @@ class VariantInline(ReadOnlyMixin, admin.StackedInline):
 @admin.register(Generation)
 class GenerationAdmin(ReadOnlyMixin, admin.ModelAdmin):
     list_display = [
-        "thumbnail",
+        "list_thumbnail",
         "short_id",
         "created_at",
         "status",
+        "demo",
         "chosen_model",
         "duration",
         "total_cost",
     ]
     list_display_links = ["short_id"]
-    list_filter = ["status", ModelUsedFilter, "created_at"]
+    list_filter = ["status", "demo", ModelUsedFilter, "created_at"]
     search_fields = ["id"]
     date_hierarchy = "created_at"
     list_per_page = 50
     # A second COUNT over the whole history on every page is not worth its cost.
     show_full_result_count = False
     inlines = [VariantInline]
-    actions = ["retry_selected", "export_selected"]
+    actions = ["retry_selected", "export_selected", "delete_generations"]
     fieldsets = [
         (
             None,
             {
                 "fields": [
-                    ("id", "status"),
+                    ("id", "status", "demo"),
                     "screenshot_preview",
                     ("stack", "chosen_index", "total_cost"),
                     "instructions_folded",
@@ -212,6 +216,7 @@ class GenerationAdmin(ReadOnlyMixin, admin.ModelAdmin):
     readonly_fields = [
         "id",
         "status",
+        "demo",
         "screenshot_preview",
         "owner",
         "client_key",
@@ -272,8 +277,13 @@ class GenerationAdmin(ReadOnlyMixin, admin.ModelAdmin):
 
     @admin.display(description="chosen model")
     def chosen_model(self, generation: Generation) -> str:
+        # Only a user's choice: the fallback page a generation shows was chosen by nobody.
+        if generation.chosen_index is None:
+            return "—"
         variant = selectors.chosen_variant(generation)
-        return variant.model if variant else "—"
+        if variant is None:
+            return "—"
+        return f"demo stand-in (for {variant.model})" if generation.demo else variant.model
 
     @admin.display(description="duration", ordering="duration_ms")
     def duration(self, generation: Generation) -> str:
@@ -287,11 +297,11 @@ class GenerationAdmin(ReadOnlyMixin, admin.ModelAdmin):
         return "—" if total is None else f"${total:.4f}"
 
     @admin.display(description="screenshot")
-    def thumbnail(self, generation: Generation):
+    def list_thumbnail(self, generation: Generation):
         return format_html(
             '<img src="{}" alt="screenshot" loading="lazy" width="64" height="40"'
             ' class="clonegen-thumb">',
-            f"/g/{generation.id}/screenshot",
+            f"/g/{generation.id}/thumbnail",
         )
 
     @admin.display(description="screenshot")
@@ -336,3 +346,43 @@ class GenerationAdmin(ReadOnlyMixin, admin.ModelAdmin):
         response = StreamingHttpResponse(lines, content_type=transfer.CONTENT_TYPE)
         response["Content-Disposition"] = f'attachment; filename="{transfer.export_filename()}"'
         return response
+
+    def has_delete_generations_permission(self, request) -> bool:
+        return request.user.has_perm(
+            f"{Generation._meta.app_label}.delete_{Generation._meta.model_name}"
+        )
+
+    @admin.action(description="Delete selected generations…", permissions=["delete_generations"])
+    def delete_generations(self, request, queryset):
+        """Ask first, then delete each one through the service the API uses (files included);
+        a running one is refused and stays."""
+        generations = list(
+            queryset.prefetch_related(None).select_related(None).only("id", "status", "demo")
+        )
+        if request.POST.get("confirmed") != "yes":
+            return TemplateResponse(
+                request,
+                "admin/generations/generation/delete_generations.html",
+                {
+                    **self.admin_site.each_context(request),
+                    "title": "Delete generations?",
+                    "opts": self.model._meta,
+                    "generations": generations,
+                    "running": [g for g in generations if g.status in ACTIVE_GENERATION_STATUSES],
+                    "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+                },
+            )
+        deleted = 0
+        for generation in generations:
+            try:
+                services.generation_delete(generation_id=generation.id)
+            except AppError as error:
+                self.message_user(
+                    request,
+                    f"{generation.id}: refused ({error.code}): {error.message}",
+                    messages.WARNING,
+                )
+            else:
+                deleted += 1
+        self.message_user(request, f"Deleted {deleted} generation(s) and their files.")
+        return None

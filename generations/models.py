@@ -81,6 +81,11 @@ def screenshot_path(generation: "Generation", filename: str) -> str:
     return f"screenshots/{generation.id}.{extension}"
 
 
+def thumbnail_path(generation: "Generation", filename: str) -> str:
+    extension = filename.rsplit(".", 1)[-1]
+    return f"thumbnails/{generation.id}.{extension}"
+
+
 class Generation(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     owner = models.ForeignKey(
@@ -100,6 +105,12 @@ class Generation(models.Model):
     screenshot_bytes = models.PositiveIntegerField()
     screenshot_width = models.PositiveIntegerField()
     screenshot_height = models.PositiveIntegerField()
+    # A small image of the screenshot's top for lists (history, admin); derived, so never
+    # exported, and made on first request when missing (generations.thumbnails).
+    thumbnail = models.FileField(upload_to=thumbnail_path, blank=True)
+    # Made in demo mode (no OPENAI_API_KEY): its text is the local stand-in's, not a model's,
+    # so it is labelled everywhere, costs nothing and never counts in the model stats.
+    demo = models.BooleanField(default=False)
     chosen_index = models.PositiveSmallIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     run_started_at = models.DateTimeField(null=True, blank=True)

@@ -3,7 +3,8 @@
 import uuid
 from datetime import timedelta
 
-from django.db.models import Exists, OuterRef, Prefetch, QuerySet
+from django.db.models import Exists, OuterRef, Prefetch, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from generations.access import Requester, visible_to
@@ -43,6 +44,36 @@ def generation_list(requester: Requester | None = None) -> QuerySet[Generation]:
     return generations if requester is None else visible_to(generations, requester)
 
 
+# A variant's page-sized columns: a list of generations never reads them.
+VARIANT_PAGE_FIELDS = ("text", "raw_html", "html")
+
+
+def generation_summaries(
+    requester: Requester | None = None, *, with_shown_html: bool = False
+) -> QuerySet[Generation]:
+    """`generation_list` without the variants' text and HTML (a page of a hundred stays
+    small). `with_shown_html` adds `shown_html`, the page the generation shows (see
+    `chosen_variant`), read in the same query as the generation."""
+    variants = Variant.objects.order_by("index").defer(*VARIANT_PAGE_FIELDS)
+    generations = Generation.objects.order_by("-created_at").prefetch_related(
+        Prefetch("variants", queryset=variants)
+    )
+    if with_shown_html:
+        generations = generations.annotate(shown_html=_shown_html())
+    return generations if requester is None else visible_to(generations, requester)
+
+
+def _shown_html() -> Coalesce:
+    """The chosen variant's shown HTML, as a subquery of a generation (`chosen_variant`)."""
+    completed = Variant.objects.filter(generation=OuterRef("pk"), status=VariantStatus.COMPLETED)
+    shown = Coalesce("html", "raw_html")
+    # Two lookups rather than one ordered by the pick: SQLite cannot order a subquery by a
+    # column of the outer query. A completed variant always has `raw_html`, so never NULL.
+    picked = completed.filter(index=OuterRef("chosen_index")).values(shown=shown)[:1]
+    lowest = completed.order_by("index").values(shown=shown)[:1]
+    return Coalesce(Subquery(picked), Subquery(lowest))
+
+
 def models_used() -> QuerySet:
     """The distinct models that produced some variant, sorted (the "model used" choices)."""
     return Variant.objects.exclude(model="").order_by("model").values_list("model", flat=True)
@@ -67,7 +98,8 @@ def generation_get(generation_id, requester: Requester | None = None) -> Generat
 
 
 def chosen_variant(generation: Generation) -> Variant | None:
-    """Return the chosen variant: the user's pick, else the lowest-index completed one."""
+    """Return the variant whose page the generation shows (its `html` and `model`): the user's
+    pick, else the lowest-index completed one. Only `chosen_index` says a user chose."""
     completed = [v for v in generation.variants.all() if v.status == VariantStatus.COMPLETED]
     picked = [v for v in completed if v.index == generation.chosen_index]
     return (picked or completed or [None])[0]

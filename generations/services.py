@@ -6,14 +6,17 @@ They are synchronous on purpose (Django 5.2 has no async transactions); async ca
 """
 
 from datetime import datetime
+from decimal import Decimal
+from functools import partial
 
 from django.core.files.base import ContentFile
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import Case, DecimalField, Exists, F, Q, Value, When
 from django.utils import timezone
 
+from generations import files, thumbnails
 from generations.catalog import VariantSpec, cost_usd
-from generations.errors import CONFLICT, INVALID_FIELD, NOTHING_TO_RETRY, AppError
+from generations.errors import CONFLICT, INVALID_FIELD, NOT_FOUND, NOTHING_TO_RETRY, AppError
 from generations.images import Screenshot
 from generations.models import (
     ACTIVE_GENERATION_STATUSES,
@@ -37,11 +40,16 @@ def generation_create(
     variants: tuple[VariantSpec, ...],
     owner=None,
     client_key: str = "",
+    demo: bool = False,
+    thumbnail: bytes | None = None,
 ) -> Generation:
-    """Store the screenshot; commit the generation (`started`) with its pending variants."""
+    """Store the screenshot and its thumbnail (`thumbnails.make_thumbnail`; None leaves it to
+    the first request); commit the generation (`started`) with its pending variants.
+    `demo`: made in demo mode, where the local stand-in answers."""
     generation = Generation(
         owner=owner,
         client_key=client_key,
+        demo=demo,
         stack=stack,
         instructions=instructions,
         prompt_version=PROMPT_VERSION,
@@ -55,6 +63,10 @@ def generation_create(
         f"screenshot.{screenshot.extension}", ContentFile(screenshot.content), save=False
     )
     try:
+        if thumbnail is not None:
+            generation.thumbnail.save(
+                f"thumbnail.{thumbnails.THUMBNAIL_EXTENSION}", ContentFile(thumbnail), save=False
+            )
         with transaction.atomic():
             generation.save(force_insert=True)
             Variant.objects.bulk_create(
@@ -67,9 +79,55 @@ def generation_create(
                 for spec in variants
             )
     except Exception:
-        generation.screenshot.delete(save=False)  # no orphan file for a record never committed
+        # No orphan files for a record never committed.
+        files.remove_files([generation.screenshot.name, generation.thumbnail.name])
         raise
     return generation
+
+
+def generation_make_thumbnail(*, generation: Generation) -> bytes:
+    """Make and store the thumbnail of a generation that has none (or lost its file); return
+    it. Raises thumbnails.ThumbnailError when its screenshot cannot be read."""
+    try:
+        with generation.screenshot.open("rb") as stored:
+            screenshot = stored.read()
+    except (FileNotFoundError, ValueError) as error:  # ValueError: no file name at all
+        raise thumbnails.ThumbnailError("the screenshot file is missing") from error
+    content = thumbnails.make_thumbnail(screenshot)
+    generation_store_thumbnail(generation=generation, content=content)
+    return content
+
+
+def generation_store_thumbnail(*, generation: Generation, content: bytes) -> None:
+    """Store a thumbnail made after the fact (a generation older than thumbnails, an import).
+
+    It replaces what `generation` holds (nothing, or a name whose file was lost). Two
+    requests may make it at once: the first stored wins and the other's file goes; a
+    generation deleted meanwhile keeps no file either.
+    """
+    field = generation.thumbnail
+    seen = field.name or ""
+    field.save(f"thumbnail.{thumbnails.THUMBNAIL_EXTENSION}", ContentFile(content), save=False)
+    stored = Generation.objects.filter(id=generation.id, thumbnail=seen).update(
+        thumbnail=field.name
+    )
+    if not stored:
+        files.remove_files([field.name])
+
+
+def generation_delete(*, generation_id) -> None:
+    """Delete a generation that is not running, its variants and (once that has committed)
+    every file it owns. A running one is refused with `conflict`: cancel it first."""
+    with transaction.atomic():
+        generation = Generation.objects.select_for_update().filter(id=generation_id).first()
+        if generation is None:
+            raise AppError(NOT_FOUND)
+        if generation.status in ACTIVE_GENERATION_STATUSES:
+            raise AppError(CONFLICT, "The generation is still running; cancel it first.")
+        names = files.generation_files(generation)
+        generation.delete()
+        # Only once the rows are gone for good: a rolled-back delete keeps its files.
+        transaction.on_commit(partial(files.remove_files, names), robust=True)
 
 
 def generation_begin_run(*, generation_id, runner_id: str) -> list[Variant]:
@@ -151,7 +209,9 @@ def variant_save_result(
             finish_reason=finish_reason,
             prompt_tokens=prompt_tokens,
             completion_tokens=completion_tokens,
-            cost_usd=cost_usd(model, prompt_tokens, completion_tokens),
+            cost_usd=_cost_unless_demo(
+                generation_id, cost_usd(model, prompt_tokens, completion_tokens)
+            ),
             first_token_at=first_token_at,
             finished_at=finished_at,
             duration_ms=duration_ms,
@@ -169,6 +229,18 @@ def variants_save_results(*, results: list[dict]) -> list[bool]:
     CASE expressions costs more CPU than it saves in statements."""
     with transaction.atomic():
         return [variant_save_result(**result) for result in results]
+
+
+def _cost_unless_demo(generation_id, cost: Decimal | None):
+    """The variant's cost, in the same statement that stores it: none for a demo generation,
+    whose tokens are the stand-in's and cost nothing."""
+    if cost is None:
+        return None
+    return Case(
+        When(Exists(Generation.objects.filter(id=generation_id, demo=True)), then=Value(None)),
+        default=Value(cost),
+        output_field=DecimalField(max_digits=12, decimal_places=6),
+    )
 
 
 def variant_end_unfinished(

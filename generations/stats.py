@@ -15,10 +15,11 @@ def model_stats(variants) -> list[dict]:
     """Return one row per model used, from `variants` (a Variant queryset), sorted by model.
 
     A run is a variant the model settled (completed or failed); cancelled and interrupted ones
-    were stopped from outside and say nothing about the model. Reads only the columns it needs.
+    were stopped from outside and say nothing about the model, and a demo generation's were
+    the local stand-in's (contract §13). Reads only the columns it needs.
     """
     rows = (
-        variants.filter(status__in=SETTLED_VARIANT_STATUSES)
+        variants.filter(status__in=SETTLED_VARIANT_STATUSES, generation__demo=False)
         .exclude(model="")
         .values_list(
             "model",

@@ -10,7 +10,12 @@ A record is one JSON object on one line:
 Values keep their exact form: timestamps in ISO 8601 UTC with microseconds, decimals as strings,
 null distinct from "". `owner` is the owner's username (or null); `screenshot` is the stored
 file's name. A variant's surrogate `id` is left out: within a generation a variant is known by
-its `index`, and the target database numbers its own rows.
+its `index`, and the target database numbers its own rows. The thumbnail is left out too: it
+is made again from the screenshot on first request.
+
+`demo` (made in demo mode) came after the first exports; a record without it was made in demo
+mode if its variants' text is the stand-in's (generations.provenance), and a demo generation's
+variants carry no cost.
 """
 
 import base64
@@ -28,7 +33,7 @@ from django.core.exceptions import SuspiciousOperation
 from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
 
-from generations import services
+from generations import provenance, services
 from generations.errors import AppError
 from generations.models import Generation, Variant
 from generations.payloads import parse_json
@@ -45,6 +50,8 @@ CHUNK_SIZE = 100
 EXPORT_ORDER = ("created_at", "id")
 # Written as their own keys rather than raw column values.
 GENERATION_SPECIAL = ("owner", "screenshot")
+# Derived from the screenshot, so neither written nor read.
+GENERATION_DERIVED = ("thumbnail",)
 VARIANT_SKIPPED = ("id", "generation")
 
 
@@ -146,6 +153,8 @@ def _encode_generation(generation: Generation) -> dict:
             fields["owner"] = generation.owner.get_username() if generation.owner else None
         elif field.name == "screenshot":
             fields["screenshot"] = generation.screenshot.name
+        elif field.name in GENERATION_DERIVED:
+            continue
         else:
             fields[field.name] = _encode_value(field.value_from_object(generation))
     return fields
@@ -249,13 +258,18 @@ def decode_record(
         raise ValueError("the generation has no `id`")  # idempotency rests on it
     generation = Generation(
         owner=owners.get(fields.get("owner")),
-        **_decode_fields(Generation, fields, skipped=GENERATION_SPECIAL),
+        **_decode_fields(Generation, fields, skipped=GENERATION_SPECIAL + GENERATION_DERIVED),
     )
     generation.screenshot.name = fields.get("screenshot", "")
     variants = [
         Variant(generation=generation, **_decode_fields(Variant, variant, skipped=VARIANT_SKIPPED))
         for variant in _require(record, "variants", list)
     ]
+    if "demo" not in fields:  # an export older than the flag
+        generation.demo = provenance.looks_like_demo(variant.text for variant in variants)
+    if generation.demo:
+        for variant in variants:
+            variant.cost_usd = None
     encoded = record.get("screenshot_base64")
     screenshot = None if encoded is None else base64.b64decode(encoded, validate=True)
     check_record(generation, variants, screenshot)

@@ -1,4 +1,5 @@
-"""The web pages: a new generation, one generation by its id, the history, stored screenshots.
+"""The web pages: a new generation, one generation by its id, the history, stored screenshots
+and their thumbnails.
 
 The pages only render what a browser needs to start; everything live reaches the page through
 the contract (the socket at /ws/generations/ and the REST API under /api/).
@@ -14,7 +15,7 @@ from django.views.decorators.http import require_safe
 
 from demo.mode import is_demo_mode
 from demo.pages import DEMO_NOTICE
-from generations import model_status, selectors
+from generations import model_status, selectors, services, thumbnails
 from generations.access import Requester
 from generations.actions import MAX_INSTRUCTIONS_CHARS
 from generations.errors import AppError
@@ -31,8 +32,10 @@ from generations.models import (
 )
 
 HISTORY_PAGE_SIZE = 24
-# A stored screenshot never changes under its id.
+# A stored screenshot never changes under its id, nor does its thumbnail.
 SCREENSHOT_CACHE_CONTROL = "private, max-age=31536000, immutable"
+# An image needs nothing: were it ever opened as a page, nothing in it runs.
+IMAGE_CSP = "default-src 'none'; sandbox"
 
 
 # A variant's status as its panel badge words it, where that differs from the status name.
@@ -115,7 +118,7 @@ def generation_page(request, generation_id):
 def history(request):
     """Past generations, newest first."""
     paginator = Paginator(
-        selectors.generation_list(Requester.of_request(request)), HISTORY_PAGE_SIZE
+        selectors.generation_summaries(Requester.of_request(request)), HISTORY_PAGE_SIZE
     )
     page = paginator.get_page(request.GET.get("page"))
     return render(
@@ -153,6 +156,38 @@ def screenshot(request, generation_id):
     return response
 
 
+@require_safe
+def thumbnail(request, generation_id):
+    """A small image of the screenshot's top, for lists. Made here, once, for a generation
+    that has none yet (older than thumbnails, or imported)."""
+    generation = _get_generation(request, generation_id)
+    content = _stored_thumbnail(generation)
+    if content is None:
+        content = _new_thumbnail(generation)
+    response = HttpResponse(content, content_type=thumbnails.THUMBNAIL_TYPE)
+    response["Cache-Control"] = SCREENSHOT_CACHE_CONTROL
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = IMAGE_CSP
+    return response
+
+
+def _stored_thumbnail(generation) -> bytes | None:
+    if not generation.thumbnail:
+        return None
+    try:
+        with generation.thumbnail.open("rb") as stored:
+            return stored.read()
+    except FileNotFoundError:
+        return None  # lost: made again
+
+
+def _new_thumbnail(generation) -> bytes:
+    try:
+        return services.generation_make_thumbnail(generation=generation)
+    except thumbnails.ThumbnailError:
+        raise Http404("This generation has no readable screenshot.") from None
+
+
 # ---------------------------------------------------------------------------------- helpers
 
 
@@ -165,14 +200,15 @@ def _elapsed_ms(since, now) -> int | None:
 def _page_data(generation) -> dict:
     """What the generation page needs before its socket answers: models, timers, the choice."""
     now = timezone.now()
-    chosen = selectors.chosen_variant(generation)
     run_started = generation.run_started_at or generation.created_at
     return {
         "id": str(generation.id),
         "status": generation.status,
         "stack": generation.stack,
         "duration_ms": generation.duration_ms,
-        "chosen_index": chosen.index if chosen else None,
+        # Only a user's choice: nothing shows as chosen before one (contract §13).
+        "chosen_index": generation.chosen_index,
+        "demo": generation.demo,
         "screenshot": {
             "url": reverse("generation-screenshot", args=[generation.id]),
             "type": generation.screenshot_type,
@@ -214,7 +250,6 @@ def format_duration(duration_ms: int | None) -> str:
 
 
 def _history_row(generation) -> dict:
-    chosen = selectors.chosen_variant(generation)
     return {
         "generation": generation,
         "id": str(generation.id),
@@ -228,7 +263,7 @@ def _history_row(generation) -> dict:
                 "requested_model": v.requested_model,
                 "fallback": bool(v.model) and v.model != v.requested_model,
                 "status": v.status,
-                "chosen": chosen is not None and chosen.index == v.index,
+                "chosen": v.index == generation.chosen_index,
             }
             for v in generation.variants.all()
         ],

@@ -54,18 +54,20 @@ def messages_of(response) -> list[str]:
 
 def test_list_shows_thumbnail_cost_status_and_filters(admin_client):
     generation = with_costs(
-        make_generation(duration_ms=2500), ["0.001000", "0.002500", None, "0.000250"]
+        make_generation(duration_ms=2500, chosen_index=2),
+        ["0.001000", "0.002500", None, "0.000250"],
     )
 
     response = admin_client.get(LIST_URL)
 
     assert response.status_code == 200
     page = response.content.decode()
-    assert f'<img src="/g/{generation.id}/screenshot"' in page
+    assert f'<img src="/g/{generation.id}/thumbnail"' in page
     assert "$0.0038" in page  # 0.001 + 0.0025 + 0.00025, the unknown cost left out
     assert "2.5 s" in page
-    assert "gpt-4o-2024-11-20" in page  # the chosen model: the lowest completed index
-    for title in ("status", "model used", "created at"):
+    # The model a user chose.
+    assert '<td class="field-chosen_model">gpt-4.1-mini-2025-04-14</td>' in page
+    for title in ("status", "demo", "model used", "created at"):
         assert f'data-filter-title="{title}"' in page
     assert "?model=gpt-4.1-2025-04-14" in page  # the model filter lists the models used
 
@@ -88,7 +90,7 @@ def test_filters_and_search(admin_client):
 
     def listed(query: str) -> set[str]:
         page = admin_client.get(LIST_URL + query).content.decode()
-        return {g for g in (str(completed.id), str(failed.id)) if f"/g/{g}/screenshot" in page}
+        return {g for g in (str(completed.id), str(failed.id)) if f"/g/{g}/thumbnail" in page}
 
     assert listed("?status__exact=failed") == {str(failed.id)}
     assert listed("?model=gpt-4o") == {str(completed.id)}  # once, though two variants match
@@ -109,7 +111,7 @@ def test_list_queries_do_not_grow_with_the_rows(admin_client, django_assert_max_
     with django_assert_max_num_queries(len(one_row.captured_queries)):
         page = admin_client.get(LIST_URL).content.decode()
 
-    assert page.count("/screenshot") == 10
+    assert page.count("/thumbnail") == 10
 
 
 # ---------------------------------------------------------------------------------- the page

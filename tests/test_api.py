@@ -366,6 +366,7 @@ CONTRACT_OPERATIONS = {
     ("post", "/api/generations/{}/retry"),
     ("post", "/api/generations/{}/cancel"),
     ("post", "/api/generations/{}/choose"),
+    ("delete", "/api/generations/{}"),
     ("get", "/api/generations/{}/variants/{}/html"),
     ("get", "/api/health"),
 }
@@ -376,7 +377,7 @@ def operations(document: dict) -> set[tuple[str, str]]:
     found = set()
     for path, item in document["paths"].items():
         normal = re.sub(r"\{[^}]+\}", "{}", path).rstrip("/")
-        found |= {(method, normal) for method in item if method in {"get", "post", "put"}}
+        found |= {(method, normal) for method in item if method in {"get", "post", "put", "delete"}}
     return found
 
 
@@ -396,7 +397,7 @@ async def test_schema_is_openapi_3_of_every_endpoint(async_client, query):
 @pytest.mark.parametrize(
     ("method", "path"),
     [
-        ("DELETE", "/api/generations/{id}"),
+        ("DELETE", "/api/generations"),
         ("PUT", "/api/generations"),
         ("GET", "/api/generations/{id}/retry"),
         ("GET", "/api/generations/{id}/cancel"),

@@ -192,7 +192,8 @@ def test_upload_streams_four_variants_into_sandboxed_previews(
         expect(panel.locator(".model")).to_have_text(model)
         expect(panel.locator(".meta")).to_contain_text("completion tokens")
         expect(panel.locator(".timer")).to_have_text(SECONDS)
-    expect(page.locator('.panel[data-index="0"] .choose')).to_have_text("Chosen ✓")
+    # Nothing is chosen until a user chooses (contract §13).
+    expect(page.locator(".panel .choose")).to_have_text(["Use this one"] * 4)
     assert_shows_stored_result(page, stored_generation(server, generation_id))
     assert len(standin.requests) == 4
 
@@ -345,8 +346,9 @@ def test_finished_generation_renders_from_storage_on_another_machine(
     for variant in stored["variants"]:
         assert texts[variant["index"]] == variant["text"]
 
-    # "Use this one" stores the choice; another machine sees it.
-    expect(page.locator('.panel[data-index="0"] .choose')).to_have_text("Chosen ✓")
+    # "Use this one" stores the choice; another machine sees it. Before, nothing is chosen.
+    expect(page.locator('.panel[data-index="0"] .choose')).to_have_text("Use this one")
+    assert stored_generation(server, generation_id)["chosen_index"] is None
     page.locator('.panel[data-index="2"] .choose').click()
     expect(page.locator('.panel[data-index="2"] .choose')).to_have_text("Chosen ✓")
     expect(page.locator('.panel[data-index="0"] .choose')).to_have_text("Use this one")
@@ -369,9 +371,9 @@ def test_finished_generation_renders_from_storage_on_another_machine(
     expect(row).to_have_attribute("data-status", "completed")
     expect(row.locator(".history-models")).to_contain_text(DEFAULT_MODELS[1])
     thumb = row.locator("img")
-    expect(thumb).to_have_attribute("src", f"/g/{generation_id}/screenshot")
-    page.wait_for_function(
-        "(img) => img.complete && img.naturalWidth === 640", arg=thumb.element_handle()
+    expect(thumb).to_have_attribute("src", f"/g/{generation_id}/thumbnail")
+    page.wait_for_function(  # the stored thumbnail: 320 px wide, not the 640 px screenshot
+        "(img) => img.complete && img.naturalWidth === 320", arg=thumb.element_handle()
     )
     row.get_by_role("link", name="Open").click()
     page.wait_for_url(f"**/g/{generation_id}")
@@ -480,7 +482,7 @@ def test_history_lists_generations_newest_first(client):
     assert response.status_code == 200
     html = response.content.decode()
     assert html.index(str(newer.id)) < html.index(str(older.id))
-    assert f'src="/g/{newer.id}/screenshot"' in html
+    assert f'src="/g/{newer.id}/thumbnail"' in html
     assert f'href="/g/{newer.id}"' in html
     assert f'href="/api/generations/{newer.id}"' in html
     assert 'data-status="partial"' in html
@@ -496,7 +498,7 @@ def test_generation_page_carries_what_the_page_needs(client):
     assert client.get(f"/g/{generation.id}/", secure=True).status_code == 200
     data = response.context["generation_data"]
     assert data["id"] == str(generation.id)
-    assert data["chosen_index"] == 1  # the lowest-index completed variant
+    assert data["chosen_index"] is None  # until a user chooses
     assert data["screenshot"]["url"] == f"/g/{generation.id}/screenshot"
     assert [v["requested_model"] for v in data["variants"]] == list(DEFAULT_MODELS)
     assert 'id="generation-data" type="application/json"' in response.content.decode()

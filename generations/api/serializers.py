@@ -12,9 +12,9 @@ class ErrorSerializer(serializers.Serializer):
     message = serializers.CharField()
 
 
-class VariantSerializer(serializers.ModelSerializer):
-    # The page as shown, like the socket's snapshot: post-processed, else as extracted.
-    html = serializers.CharField(source="shown_html", read_only=True, allow_null=True)
+class VariantSummarySerializer(serializers.ModelSerializer):
+    """A variant in the history list: everything but its page-sized text and HTML."""
+
     model = serializers.SerializerMethodField()
     finish_reason = serializers.SerializerMethodField()
     error = serializers.SerializerMethodField()
@@ -26,9 +26,6 @@ class VariantSerializer(serializers.ModelSerializer):
             "requested_model",
             "model",
             "status",
-            "html",
-            "raw_html",
-            "text",
             "duration_ms",
             "finish_reason",
             "max_tokens",
@@ -52,10 +49,23 @@ class VariantSerializer(serializers.ModelSerializer):
         return {"code": variant.error_code, "message": variant.error_message}
 
 
+class VariantSerializer(VariantSummarySerializer):
+    # The page as shown, like the socket's snapshot: post-processed, else as extracted.
+    html = serializers.CharField(source="shown_html", read_only=True, allow_null=True)
+
+    class Meta(VariantSummarySerializer.Meta):
+        fields = [
+            *VariantSummarySerializer.Meta.fields[:4],
+            "html",
+            "raw_html",
+            "text",
+            *VariantSummarySerializer.Meta.fields[4:],
+        ]
+
+
 class GenerationSerializer(serializers.ModelSerializer):
     html = serializers.SerializerMethodField()
     model = serializers.SerializerMethodField()
-    chosen_index = serializers.SerializerMethodField()
     total_cost_usd = serializers.SerializerMethodField()
     variants = VariantSerializer(many=True, read_only=True)
 
@@ -67,6 +77,7 @@ class GenerationSerializer(serializers.ModelSerializer):
             "html",
             "model",
             "chosen_index",
+            "demo",
             "stack",
             "prompt_version",
             "created_at",
@@ -75,10 +86,10 @@ class GenerationSerializer(serializers.ModelSerializer):
             "total_cost_usd",
             "variants",
         ]
-
-    def get_chosen_index(self, generation: Generation) -> int | None:
-        chosen = chosen_variant(generation)
-        return chosen.index if chosen else None
+        extra_kwargs = {
+            "chosen_index": {"help_text": "The variant a user chose; null until one does."},
+            "demo": {"help_text": "Made in demo mode: the local stand-in wrote it, no model."},
+        }
 
     @extend_schema_field(serializers.DecimalField(max_digits=14, decimal_places=6, allow_null=True))
     def get_total_cost_usd(self, generation: Generation) -> str | None:
@@ -92,6 +103,16 @@ class GenerationSerializer(serializers.ModelSerializer):
     def get_model(self, generation: Generation) -> str | None:
         chosen = chosen_variant(generation)
         return chosen.model if chosen else None
+
+
+class GenerationSummarySerializer(GenerationSerializer):
+    """A generation in the history list (contract §13): its variants without text and HTML.
+    Expects `selectors.generation_summaries(with_shown_html=True)`."""
+
+    variants = VariantSummarySerializer(many=True, read_only=True)
+
+    def get_html(self, generation: Generation) -> str | None:
+        return generation.shown_html
 
 
 class GenerateRequestSerializer(serializers.Serializer):

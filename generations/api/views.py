@@ -8,6 +8,7 @@ from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from drf_spectacular.views import SpectacularAPIView
+from rest_framework import serializers
 from rest_framework.generics import ListAPIView
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.permissions import AllowAny
@@ -26,6 +27,7 @@ from generations.api.serializers import (
     ChooseRequestSerializer,
     GenerateRequestSerializer,
     GenerationSerializer,
+    GenerationSummarySerializer,
     HealthSerializer,
     ModelStatsSerializer,
     envelope,
@@ -33,6 +35,9 @@ from generations.api.serializers import (
 from generations.errors import NOT_FOUND, AppError
 
 GENERATION_ENVELOPE = envelope("Generation", GenerationSerializer())
+DELETED_ENVELOPE = envelope(
+    "Deleted", serializers.JSONField(allow_null=True, help_text="Always null.")
+)
 ID_PARAMETER = OpenApiParameter(
     "generation_id", OpenApiTypes.UUID, OpenApiParameter.PATH, description="The generation id."
 )
@@ -51,7 +56,7 @@ def generation_data(generation) -> dict:
 class HistoryPagination(PageNumberPagination):
     page_size = 20
     page_size_query_param = "page_size"
-    # Each generation carries four variants' text: a bound keeps one page cheap to build.
+    # Each generation carries the page it shows: a bound keeps one page cheap to build.
     max_page_size = 100
 
     def get_paginated_response_schema(self, schema: dict) -> dict:
@@ -79,19 +84,22 @@ class ApiView(APIView):
 
 class GenerationListView(ListAPIView):
     parser_classes = [LimitedJSONParser]
-    serializer_class = GenerationSerializer
+    # Summaries (contract §13): the variants' text and HTML only come with one generation.
+    serializer_class = GenerationSummarySerializer
     pagination_class = HistoryPagination
     filter_backends = [DjangoFilterBackend]
     filterset_class = GenerationFilter
 
     def get_queryset(self):
-        return selectors.generation_list(Requester.of_request(self.request))
+        return selectors.generation_summaries(
+            Requester.of_request(self.request), with_shown_html=True
+        )
 
     @extend_schema(
         operation_id="generations_list",
-        summary="The history, newest first, filtered and paginated",
+        summary="The history, newest first, filtered and paginated; variants without text or HTML",
         # The paginator wraps this in the page and the envelope (get_paginated_response_schema).
-        responses={200: GenerationSerializer(many=True), **ERRORS},
+        responses={200: GenerationSummarySerializer(many=True), **ERRORS},
     )
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
@@ -117,6 +125,15 @@ class GenerationDetailView(ApiView):
         return ok(
             generation_data(selectors.generation_get(generation_id, Requester.of_request(request)))
         )
+
+    @extend_schema(
+        summary="Delete a generation with its variants and files (409 while it runs)",
+        parameters=[ID_PARAMETER],
+        responses={200: DELETED_ENVELOPE, **ERRORS},
+    )
+    def delete(self, request, generation_id):
+        actions.delete_generation(generation_id, Requester.of_request(request))
+        return ok(None)
 
 
 class GenerationRetryView(ApiView):
@@ -187,7 +204,8 @@ class VariantHtmlView(ApiView):
 
 class ModelStatsView(ApiView):
     @extend_schema(
-        summary="Per-model figures over the history: share completed, speed, tokens, cost",
+        summary="Per-model figures over the history (demo generations left out): share "
+        "completed, speed, tokens, cost",
         responses={200: envelope("ModelStats", ModelStatsSerializer(many=True)), **ERRORS},
     )
     def get(self, request):

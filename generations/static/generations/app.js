@@ -2,7 +2,7 @@
 // follow a generation by its address (/g/<id>) across reloads and dropped connections.
 //
 // Everything goes through the contract: the socket at /ws/generations/ (generate, subscribe,
-// cancel, retry) and the REST API (the generation object, choose, a variant's HTML).
+// cancel, retry) and the REST API (the generation object, choose, delete, a variant's HTML).
 
 import { instructionsCounter, refusalText } from "./composer.js";
 import { describeImage, formatBytes, inspectImage } from "./image.js";
@@ -49,6 +49,9 @@ const els = {
   bar: $("generation"),
   generationId: $("generation-id"),
   overall: $("overall"),
+  demoBadge: $("demo-badge"),
+  deleteButton: $("delete"),
+  deleteDialog: $("delete-dialog"),
   connection: $("connection"),
   cancel: $("cancel"),
   retry: $("retry"),
@@ -57,15 +60,16 @@ const els = {
   empty: $("empty"),
   panels: $("panels"),
 };
-const demo = document.body.dataset.mode === "demo";
+// The server's mode: a generation started from this page is a demo one exactly when it is.
+const demoMode = document.body.dataset.mode === "demo";
 const maxImageMb = Number(document.body.dataset.maxImageMb) || 10;
 
 const state = {
   id: null,
   status: null,
+  demo: false, // the generation was made in demo mode: the stand-in wrote it, not the models
   panels: new Map(), // index -> VariantPanel
-  chosenIndex: null,
-  choiceFromServer: false, // chosenIndex is the server's, not the default rule
+  chosenIndex: null, // a user's choice only (contract §13): null until someone chooses
   image: null, // the inspected screenshot on the new-generation form
   reading: null, // a promise while a chosen screenshot is still being read and decoded
   imageProblem: null,
@@ -149,7 +153,7 @@ function showConnection(connection) {
 function ensurePanel(index) {
   let panel = state.panels.get(index);
   if (!panel) {
-    panel = new VariantPanel(index, { demo, onChoose: choose });
+    panel = new VariantPanel(index, { demo: state.demo, onChoose: choose });
     panel.setGeneration(state.id);
     state.panels.set(index, panel);
     const next = [...state.panels.keys()].filter((i) => i > index).sort((a, b) => a - b)[0];
@@ -159,14 +163,6 @@ function ensurePanel(index) {
 }
 
 function updateChoice() {
-  if (!state.choiceFromServer) {
-    // Contract §7: the lowest-index completed variant until a user picks another.
-    const completed = [...state.panels.values()]
-      .filter((p) => p.status === "completed")
-      .map((p) => p.index)
-      .sort((a, b) => a - b);
-    state.chosenIndex = completed.length ? completed[0] : null;
-  }
   for (const panel of state.panels.values()) {
     panel.setChosen(panel.index === state.chosenIndex && panel.status === "completed");
   }
@@ -212,8 +208,24 @@ async function choose(index) {
   }
   clearMessage();
   state.chosenIndex = index;
-  state.choiceFromServer = true;
   updateChoice();
+}
+
+async function deleteGeneration() {
+  if (!state.id) return;
+  els.deleteButton.disabled = true;
+  try {
+    await api(`/api/generations/${encodeURIComponent(state.id)}`, {
+      method: "DELETE",
+      headers: { "X-CSRFToken": csrfToken() },
+    });
+  } catch (error) {
+    els.deleteButton.disabled = false;
+    showMessage(`Could not delete this generation (${error.code ?? "error"}): ${error.message}`);
+    return;
+  }
+  socket.stop();
+  location.assign("/history");
 }
 
 /** Fill what frames do not carry (tokens, durations, requested models) from the REST API. */
@@ -259,10 +271,7 @@ async function refreshDetails() {
         }
       }
       if (!ACTIVE.has(data.status)) setOverall(data.status, data.duration_ms);
-      if (!state.choiceFromServer && data.chosen_index != null && !ACTIVE.has(data.status)) {
-        state.chosenIndex = data.chosen_index;
-        state.choiceFromServer = true;
-      }
+      if (data.chosen_index != null) state.chosenIndex = data.chosen_index;
       updateChoice();
     })
     .catch(() => {
@@ -283,6 +292,7 @@ function setOverall(status, durationMs) {
     : status;
   els.cancel.hidden = !ACTIVE.has(status);
   els.retry.hidden = !RETRYABLE.has(status);
+  els.deleteButton.hidden = ACTIVE.has(status); // a running generation is cancelled first
   els.cancel.disabled = false;
   els.retry.disabled = false;
   const note = NOTES[status] ?? "";
@@ -298,6 +308,7 @@ function showGenerationView({ id, status, screenshot, stack, instructions }) {
   els.source.hidden = false;
   els.bar.hidden = false;
   els.generationId.textContent = id;
+  els.demoBadge.hidden = !state.demo;
   els.jsonLink.href = `/api/generations/${encodeURIComponent(id)}`;
   if (screenshot) {
     els.sourceImage.src = screenshot.url;
@@ -327,6 +338,7 @@ function requestSnapshot() {
 const handlers = {
   "generation.started"(frame) {
     state.id = frame.generation_id;
+    state.demo = demoMode;
     state.generateFrame = null;
     setBusy(false);
     clearMessage();
@@ -465,6 +477,16 @@ els.cancel.addEventListener("click", () => {
     state.pendingAction = "cancel";
     socket.start();
   }
+});
+
+els.deleteButton.addEventListener("click", () => {
+  if (!state.id) return;
+  els.deleteDialog.returnValue = "";
+  els.deleteDialog.showModal();
+});
+
+els.deleteDialog.addEventListener("close", () => {
+  if (els.deleteDialog.returnValue === "delete") deleteGeneration();
 });
 
 els.retry.addEventListener("click", () => {
@@ -609,8 +631,8 @@ els.form.addEventListener("submit", async (event) => {
 
 function followStoredGeneration(data) {
   state.id = data.id;
+  state.demo = data.demo;
   state.chosenIndex = data.chosen_index;
-  state.choiceFromServer = data.chosen_index !== null && !ACTIVE.has(data.status);
   showGenerationView({
     id: data.id,
     status: data.status,

@@ -388,15 +388,17 @@ export class VariantPanel {
     root.classList.toggle("chosen", this.chosen);
 
     const model = this.model ?? this.requestedModel ?? `Variant ${this.index + 1}`;
-    if (this.modelEl.textContent !== model) {
-      this.modelEl.textContent = model;
+    // Demo output is the local stand-in's: it never goes under a model's name (contract §6).
+    const author = this.demo ? "Demo stand-in" : model;
+    if (this.modelEl.textContent !== author) {
+      this.modelEl.textContent = author;
       this.modelEl.title = model;
     }
-    let requested = this.demo ? "demo stand-in output" : "";
+    const parts = this.demo ? [`stand-in for ${model}`] : [];
     if (this.model && this.requestedModel && this.model !== this.requestedModel) {
-      requested = `fallback: requested ${this.requestedModel}${this.demo ? " · demo stand-in output" : ""}`;
+      parts.push(`fallback: requested ${this.requestedModel}`);
     }
-    this.requestedEl.textContent = requested;
+    this.requestedEl.textContent = parts.join(" · ");
     root.classList.toggle("fallback", Boolean(this.model && this.requestedModel && this.model !== this.requestedModel));
 
     this.statusEl.dataset.status = this.status;
