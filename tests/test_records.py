@@ -13,7 +13,8 @@ from demo.pages import DEMO_NOTICE, sample_page, wrap_in_prose
 from generations import provenance, services, transfer
 from generations.models import Generation, Variant
 from tests.factories import make_generation, page_html
-from tests.support import DEFAULT_MODELS, data_url, generate_to_the_end, png_bytes
+from tests.socket_client import SocketClient
+from tests.support import DEFAULT_MODELS, data_url, png_bytes
 
 pytestmark = pytest.mark.django_db
 
@@ -43,9 +44,9 @@ def listed(client, query: str = "") -> list[dict]:
 @pytest.mark.django_db(transaction=True)
 async def test_a_demo_run_is_labelled_costs_nothing_and_stays_out_of_the_stats(connect, settings):
     settings.OPENAI_API_KEY = ""  # demo mode: the local stand-in answers
-    communicator = await connect()
-    generation_id = await generate_to_the_end(communicator)
-    await communicator.disconnect()
+    socket = SocketClient(await connect())
+    generation_id = (await socket.generate_and_follow()).generation_id
+    await socket.close()
 
     from django.test import AsyncClient
 
@@ -62,9 +63,9 @@ async def test_a_demo_run_is_labelled_costs_nothing_and_stays_out_of_the_stats(c
 
 @pytest.mark.django_db(transaction=True)
 async def test_a_live_run_is_not_demo_and_counts(connect, live_models):
-    communicator = await connect()
-    generation_id = await generate_to_the_end(communicator)
-    await communicator.disconnect()
+    socket = SocketClient(await connect())
+    generation_id = (await socket.generate_and_follow()).generation_id
+    await socket.close()
 
     from django.test import AsyncClient
 
@@ -218,7 +219,7 @@ def test_an_export_older_than_the_flag_is_read_from_its_text(text, demo):
 def test_the_migration_marks_stored_stand_in_runs_as_demo():
     from importlib import import_module
 
-    migration = import_module("generations.migrations.0004_generation_demo_and_thumbnail")
+    migration = import_module("generations.migrations.0005_generation_demo_and_thumbnail")
     stand_in = with_costs(make_generation())
     Variant.objects.filter(generation=stand_in, index=2).update(
         text=wrap_in_prose(sample_page("gpt-4.1"))
