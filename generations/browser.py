@@ -1,0 +1,264 @@
+"""One headless Chromium per process, shared by every render, with untrusted pages locked down.
+
+Playwright drives Debian's Chromium (never a browser it downloads). The browser runs on a thread
+of its own with its own event loop, so any caller — a request's event loop, a worker thread, a
+management command — submits work and waits for a future, and no caller's loop owns the browser.
+It starts on first use, relaunches if it dies, opens at most CLONEGEN_RENDER_CONCURRENCY pages at
+once, and closes at exit.
+
+A page is untrusted: it gets a fresh context (no cookies, no storage), an opaque origin, JavaScript
+but no downloads, popups, permissions or service workers, and no network at all: every request is
+refused except the vendored Tailwind, which is answered from its file.
+"""
+
+import asyncio
+import atexit
+import concurrent.futures
+import logging
+import os
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from generations import tailwind
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+CHROMIUM = Path(os.environ.get("CLONEGEN_CHROMIUM", "/usr/bin/chromium"))
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+    # WebRTC bypasses request interception and the proxy below: no UDP that is not proxied.
+    "--force-webrtc-ip-handling-policy=disable_non_proxied_udp",
+]
+# Anything that escapes request interception (a preconnect, a socket the router does not see) goes
+# to a proxy that does not exist; "<-loopback>" makes loopback go there too instead of direct.
+DEAD_PROXY = {"server": "http://127.0.0.1:9", "bypass": "<-loopback>"}
+# The page's own address: a reserved name that never resolves, so nothing real is ever its origin.
+ORIGIN = "http://render.invalid"
+DOCUMENT_URL = f"{ORIGIN}/"
+TAILWIND_BASE = f"{ORIGIN}/tailwind/"
+# The same sandbox the preview's HTML endpoint applies: scripts yes, the page's own origin no.
+DOCUMENT_HEADERS = {"content-security-policy": "sandbox allow-scripts"}
+VIEWPORT = {"width": 1280, "height": 800}
+PAGE_TIMEOUT_MS = 15_000
+RELAUNCH_AFTER_FAILURE_S = 60.0
+
+
+def render_concurrency() -> int:
+    """Return how many pages may render at once (CLONEGEN_RENDER_CONCURRENCY, default 2)."""
+    raw = os.environ.get("CLONEGEN_RENDER_CONCURRENCY", "2")
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(f"CLONEGEN_RENDER_CONCURRENCY must be a whole number, not {raw!r}") from None
+    if value < 1:
+        raise ValueError(f"CLONEGEN_RENDER_CONCURRENCY must be at least 1, not {value}")
+    return value
+
+
+class BrowserUnavailable(RuntimeError):
+    """No browser to render with; str() is 'unavailable: <reason>'."""
+
+    def __init__(self, reason: str):
+        super().__init__(f"unavailable: {reason}")
+        self.reason = reason
+
+
+class SharedBrowser:
+    """A lazily started Chromium on a private event loop thread; see the module docstring."""
+
+    def __init__(self, executable: Path = CHROMIUM, concurrency: int | None = None):
+        self.executable = executable
+        self.concurrency = concurrency or render_concurrency()
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._semaphore: asyncio.Semaphore | None = None
+        self._launching: asyncio.Lock | None = None
+        self._playwright = None
+        self._browser = None
+        self._failure: tuple[str, float] | None = None
+        self._scripts: dict[str, bytes] = {}
+
+    # -- what callers use -------------------------------------------------------------------
+
+    def status(self) -> str:
+        """Return 'ready', 'idle' (not started yet) or 'unavailable: <reason>'."""
+        if not self.executable.exists():
+            return f"unavailable: {self._missing()}"
+        if self._failure:
+            return f"unavailable: {self._failure[0]}"
+        return "ready" if self._browser is not None and self._browser.is_connected() else "idle"
+
+    def submit(
+        self, html: str, job: Callable[[Any], Awaitable[T]], timeout: float = 30.0
+    ) -> concurrent.futures.Future[T]:
+        """Load `html` in a locked-down page and run `await job(page)` there; a future of its result.
+
+        The future raises BrowserUnavailable when there is no browser, TimeoutError when the page
+        and job take longer than `timeout` seconds. Safe from any thread or event loop; wait with
+        `.result()` or `await asyncio.wrap_future(future)`.
+        """
+        loop = self._ensure_loop()
+        return asyncio.run_coroutine_threadsafe(self._run(html, job, timeout), loop)
+
+    def close(self) -> None:
+        """Close the browser and stop its thread; the next submit starts them again."""
+        with self._lock:
+            loop, thread = self._loop, self._thread
+            self._loop = self._thread = None
+        if loop is None:
+            return
+        try:
+            asyncio.run_coroutine_threadsafe(self._shutdown(), loop).result(timeout=15)
+        except Exception:  # closing must not fail a shutdown
+            logger.exception("closing the shared browser failed")
+        loop.call_soon_threadsafe(loop.stop)
+        if thread is not None:
+            thread.join(timeout=15)
+
+    # -- the browser's own thread -----------------------------------------------------------
+
+    def _ensure_loop(self) -> asyncio.AbstractEventLoop:
+        with self._lock:
+            if self._loop is None:
+                loop = asyncio.new_event_loop()
+                ready = threading.Event()
+
+                def serve() -> None:
+                    asyncio.set_event_loop(loop)
+                    self._semaphore = asyncio.Semaphore(self.concurrency)
+                    self._launching = asyncio.Lock()
+                    loop.call_soon(ready.set)
+                    loop.run_forever()
+                    loop.close()
+
+                thread = threading.Thread(target=serve, name="clonegen-browser", daemon=True)
+                thread.start()
+                ready.wait()
+                self._loop, self._thread = loop, thread
+            return self._loop
+
+    def _missing(self) -> str:
+        return f"no Chromium at {self.executable} (apt-get install chromium)"
+
+    async def _ensure_browser(self):
+        async with self._launching:
+            if self._browser is not None and self._browser.is_connected():
+                return self._browser
+            if not self.executable.exists():
+                raise BrowserUnavailable(self._missing())
+            if self._failure and time.monotonic() - self._failure[1] < RELAUNCH_AFTER_FAILURE_S:
+                raise BrowserUnavailable(self._failure[0])
+            try:
+                await self._launch()
+            except Exception as error:
+                reason = f"Chromium did not start: {str(error).splitlines()[0] if str(error) else error!r}"
+                self._failure = (reason, time.monotonic())
+                logger.warning("shared browser %s", reason)
+                await self._shutdown()
+                raise BrowserUnavailable(reason) from error
+            self._failure = None
+            return self._browser
+
+    async def _launch(self) -> None:
+        try:
+            from playwright.async_api import async_playwright
+        except ImportError as error:
+            raise RuntimeError("the playwright package is not installed") from error
+        await self._shutdown()
+        self._playwright = await async_playwright().start()
+        self._browser = await self._playwright.chromium.launch(
+            executable_path=str(self.executable),
+            args=CHROMIUM_ARGS,
+            proxy=DEAD_PROXY,
+            handle_sigint=False,
+            handle_sigterm=False,
+            handle_sighup=False,
+        )
+        logger.info("shared browser started: Chromium %s", self._browser.version)
+
+    async def _shutdown(self) -> None:
+        browser, playwright = self._browser, self._playwright
+        self._browser = self._playwright = None
+        if browser is not None:
+            try:
+                await browser.close()
+            except Exception:  # already gone: nothing left to close
+                logger.debug("browser close failed", exc_info=True)
+        if playwright is not None:
+            await playwright.stop()
+
+    async def _run(self, html: str, job: Callable[[Any], Awaitable[T]], timeout: float) -> T:
+        # The timeout starts once a slot is free: waiting behind other renders is not this page's.
+        async with self._semaphore:
+            return await asyncio.wait_for(self._in_context(html, job), timeout)
+
+    async def _in_context(self, html: str, job: Callable[[Any], Awaitable[T]]) -> T:
+        browser = await self._ensure_browser()
+        context = await browser.new_context(
+            viewport=VIEWPORT,
+            accept_downloads=False,
+            service_workers="block",
+            java_script_enabled=True,
+            permissions=[],
+        )
+        try:
+            context.set_default_timeout(PAGE_TIMEOUT_MS)
+            await self._lock_down(context, tailwind.use_vendored_tailwind(html, base_url=TAILWIND_BASE))
+            page = await context.new_page()
+            page.on("popup", self._close_popup)
+            await page.goto(DOCUMENT_URL, wait_until="load")
+            return await job(page)
+        finally:
+            await context.close()
+
+    async def _lock_down(self, context, html: str) -> None:
+        served = {"document": False}
+
+        async def route(route) -> None:
+            url = route.request.url
+            if url == DOCUMENT_URL and not served["document"]:
+                served["document"] = True  # once: an iframe of "/" would only nest the page
+                await route.fulfill(
+                    status=200, content_type="text/html; charset=utf-8", body=html, headers=DOCUMENT_HEADERS
+                )
+            elif url.startswith(TAILWIND_BASE) and (name := url[len(TAILWIND_BASE) :]) in (
+                tailwind.PLAIN,
+                tailwind.ALL_PLUGINS,
+            ):
+                await route.fulfill(status=200, content_type="text/javascript", body=self._script(name))
+            else:
+                await route.abort("blockedbyclient")
+
+        await context.route("**/*", route)
+        # WebSockets are not requests to the router: answer each from here and close it at once.
+        await context.route_web_socket("**/*", lambda socket: socket.close())
+
+    async def _close_popup(self, popup) -> None:
+        await popup.close()
+
+    def _script(self, name: str) -> bytes:
+        if name not in self._scripts:
+            self._scripts[name] = tailwind.vendored_path(name).read_bytes()
+        return self._scripts[name]
+
+
+_shared = SharedBrowser()
+atexit.register(_shared.close)
+
+
+def shared_browser() -> SharedBrowser:
+    """Return this process's browser (not started until something renders)."""
+    return _shared
