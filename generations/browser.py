@@ -61,7 +61,8 @@ def render_concurrency() -> int:
     try:
         value = int(raw)
     except ValueError:
-        raise ValueError(f"CLONEGEN_RENDER_CONCURRENCY must be a whole number, not {raw!r}") from None
+        message = f"CLONEGEN_RENDER_CONCURRENCY must be a whole number, not {raw!r}"
+        raise ValueError(message) from None
     if value < 1:
         raise ValueError(f"CLONEGEN_RENDER_CONCURRENCY must be at least 1, not {value}")
     return value
@@ -102,16 +103,16 @@ class SharedBrowser:
         return "ready" if self._browser is not None and self._browser.is_connected() else "idle"
 
     def submit(
-        self, html: str, job: Callable[[Any], Awaitable[T]], timeout: float = 30.0
+        self, html: str, job: Callable[[Any], Awaitable[T]], time_limit: float = 30.0
     ) -> concurrent.futures.Future[T]:
-        """Load `html` in a locked-down page and run `await job(page)` there; a future of its result.
+        """Load `html` in a locked-down page, run `await job(page)` there; a future of its result.
 
         The future raises BrowserUnavailable when there is no browser, TimeoutError when the page
-        and job take longer than `timeout` seconds. Safe from any thread or event loop; wait with
+        and job take longer than `time_limit` seconds. Safe from any thread or event loop; wait with
         `.result()` or `await asyncio.wrap_future(future)`.
         """
         loop = self._ensure_loop()
-        return asyncio.run_coroutine_threadsafe(self._run(html, job, timeout), loop)
+        return asyncio.run_coroutine_threadsafe(self._run(html, job, time_limit), loop)
 
     def close(self) -> None:
         """Close the browser and stop its thread; the next submit starts them again."""
@@ -164,7 +165,8 @@ class SharedBrowser:
             try:
                 await self._launch()
             except Exception as error:
-                reason = f"Chromium did not start: {str(error).splitlines()[0] if str(error) else error!r}"
+                first_line = str(error).splitlines()[0] if str(error) else repr(error)
+                reason = f"Chromium did not start: {first_line}"
                 self._failure = (reason, time.monotonic())
                 logger.warning("shared browser %s", reason)
                 await self._shutdown()
@@ -200,10 +202,11 @@ class SharedBrowser:
         if playwright is not None:
             await playwright.stop()
 
-    async def _run(self, html: str, job: Callable[[Any], Awaitable[T]], timeout: float) -> T:
-        # The timeout starts once a slot is free: waiting behind other renders is not this page's.
+    async def _run(self, html: str, job: Callable[[Any], Awaitable[T]], time_limit: float) -> T:
+        # The clock starts once a slot is free: waiting behind other renders is not this page's.
         async with self._semaphore:
-            return await asyncio.wait_for(self._in_context(html, job), timeout)
+            async with asyncio.timeout(time_limit):
+                return await self._in_context(html, job)
 
     async def _in_context(self, html: str, job: Callable[[Any], Awaitable[T]]) -> T:
         browser = await self._ensure_browser()
@@ -216,7 +219,8 @@ class SharedBrowser:
         )
         try:
             context.set_default_timeout(PAGE_TIMEOUT_MS)
-            await self._lock_down(context, tailwind.use_vendored_tailwind(html, base_url=TAILWIND_BASE))
+            shown = tailwind.use_vendored_tailwind(html, base_url=TAILWIND_BASE)
+            await self._lock_down(context, shown)
             page = await context.new_page()
             page.on("popup", self._close_popup)
             await page.goto(DOCUMENT_URL, wait_until="load")
@@ -232,13 +236,11 @@ class SharedBrowser:
             if url == DOCUMENT_URL and not served["document"]:
                 served["document"] = True  # once: an iframe of "/" would only nest the page
                 await route.fulfill(
-                    status=200, content_type="text/html; charset=utf-8", body=html, headers=DOCUMENT_HEADERS
+                    content_type="text/html; charset=utf-8", body=html, headers=DOCUMENT_HEADERS
                 )
-            elif url.startswith(TAILWIND_BASE) and (name := url[len(TAILWIND_BASE) :]) in (
-                tailwind.PLAIN,
-                tailwind.ALL_PLUGINS,
-            ):
-                await route.fulfill(status=200, content_type="text/javascript", body=self._script(name))
+            elif url.removeprefix(TAILWIND_BASE) in (tailwind.PLAIN, tailwind.ALL_PLUGINS):
+                name = url.removeprefix(TAILWIND_BASE)
+                await route.fulfill(content_type="text/javascript", body=self._script(name))
             else:
                 await route.abort("blockedbyclient")
 

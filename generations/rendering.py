@@ -109,19 +109,21 @@ def _result(captured: tuple[bytes, int, list]) -> Render:
     )
 
 
-def render_page(html: str, browser: SharedBrowser | None = None, timeout: float = 30.0) -> Render:
+def render_page(
+    html: str, browser: SharedBrowser | None = None, time_limit: float = 30.0
+) -> Render:
     """Render `html` and return its Render; blocks the calling thread.
 
     Raises browser.BrowserUnavailable (no Chromium) or TimeoutError (the page took too long).
     """
-    future = (browser or shared_browser()).submit(html, _capture, timeout=timeout)
+    future = (browser or shared_browser()).submit(html, _capture, time_limit=time_limit)
     return _result(future.result())
 
 
 async def arender_page(
-    html: str, browser: SharedBrowser | None = None, timeout: float = 30.0
+    html: str, browser: SharedBrowser | None = None, time_limit: float = 30.0
 ) -> Render:
     """Render `html` without blocking the event loop (the thumbnail is made on a worker thread)."""
-    future = (browser or shared_browser()).submit(html, _capture, timeout=timeout)
+    future = (browser or shared_browser()).submit(html, _capture, time_limit=time_limit)
     captured = await asyncio.wrap_future(future)
     return await asyncio.to_thread(_result, captured)

@@ -91,7 +91,9 @@ REFERENCES = [
             ("Recent orders", "Latest orders"),
             ("$48,210", "$48,120"),
         ),
-        resized=(('<div class="flex min-h-screen">', '<div class="flex min-h-screen max-w-[1160px]">'),),
+        resized=(
+            ('<div class="flex min-h-screen">', '<div class="flex min-h-screen max-w-[1160px]">'),
+        ),
     ),
     Reference(
         "signin",
