@@ -72,7 +72,8 @@ def load_image(data: bytes | Image.Image) -> Image.Image:
             image.load()
             return image.convert("RGB")
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
-        raise UnreadableImage(f"not a readable image: {error}") from error
+        # Pillow's messages name its internal buffer; the type says enough.
+        raise UnreadableImage(f"not a readable image ({type(error).__name__})") from error
 
 
 def score(
