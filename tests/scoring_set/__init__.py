@@ -12,8 +12,11 @@ The screenshot is the reference rendered by Chromium at test time, either the fu
 its first screen (1280 x 800), as users send both.
 """
 
+import io
 from dataclasses import dataclass
 from pathlib import Path
+
+from PIL import Image
 
 HERE = Path(__file__).resolve().parent
 KINDS = ("identical", "close", "shifted", "resized", "different", "unrelated")
@@ -107,3 +110,37 @@ REFERENCES = [
         resized=(("max-w-6xl", "max-w-5xl"), ("max-w-md", "max-w-sm")),
     ),
 ]
+
+
+def screenshot_of(reference: Reference, png: bytes) -> bytes:
+    """The screenshot a user would send of `reference`, from its render's PNG."""
+    if reference.screenshot == "full":
+        return png
+    with Image.open(io.BytesIO(png)) as image:
+        top = image.crop((0, 0, image.width, min(image.height, 800)))
+        buffer = io.BytesIO()
+        top.save(buffer, format="PNG")
+        return buffer.getvalue()
+
+
+def score_set(browser) -> dict[str, dict[str, dict]]:
+    """Render every candidate with `browser` and score it: {reference: {kind: score}}."""
+    from generations.rendering import render_page
+    from generations.scoring import score
+
+    renders = {
+        (reference.name, kind): render_page(reference.html(kind), browser)
+        for reference in REFERENCES
+        for kind in KINDS
+        if kind != "unrelated"
+    }
+    table = {}
+    for index, reference in enumerate(REFERENCES):
+        shot = screenshot_of(reference, renders[reference.name, "identical"].png)
+        following = REFERENCES[(index + 1) % len(REFERENCES)]
+        candidates = {kind: renders.get((reference.name, kind)) for kind in KINDS}
+        candidates["unrelated"] = renders[following.name, "identical"]
+        table[reference.name] = {
+            kind: score(shot, render.png, render.text_boxes) for kind, render in candidates.items()
+        }
+    return table
