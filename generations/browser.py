@@ -91,6 +91,7 @@ class SharedBrowser:
         self._browser = None
         self._failure: tuple[str, float] | None = None
         self._scripts: dict[str, bytes] = {}
+        self.launches = 0  # how many times Chromium was started: 1 while it stays healthy
 
     # -- what callers use -------------------------------------------------------------------
 
@@ -189,6 +190,7 @@ class SharedBrowser:
             handle_sigterm=False,
             handle_sighup=False,
         )
+        self.launches += 1
         logger.info("shared browser started: Chromium %s", self._browser.version)
 
     async def _shutdown(self) -> None:
