@@ -120,18 +120,70 @@ def main() -> None:
         shot = screenshot_of(reference, renders[reference.name, "identical"].png)
         following = REFERENCES[(index + 1) % len(REFERENCES)].name
         for kind in KINDS:
-            render = renders[following if kind == "unrelated" else reference.name,
-                             "identical" if kind == "unrelated" else kind]
+            render = renders[
+                following if kind == "unrelated" else reference.name,
+                "identical" if kind == "unrelated" else kind,
+            ]
             before = time.process_time()
             table[reference.name, kind] = score(shot, render.png, render.text_boxes)
             score_cpu.append(time.process_time() - before)
     browser.close()
     sampler.done.set()
     print_table(table)
+    print_naive(renders)
     if args.cost:
         for render, scored in zip(render_cpu, score_cpu, strict=False):
             total_cpu.append(render + scored)
         print_cost(render_cpu, score_cpu, total_cpu, sampler)
+
+
+def naive(screenshot: bytes, render: bytes) -> float:
+    """What the issue warns about: grayscale SSIM plus mean colour, no alignment."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+    from skimage.metrics import structural_similarity
+
+    shot = Image.open(io.BytesIO(screenshot)).convert("RGB")
+    page = Image.open(io.BytesIO(render)).convert("RGB")
+    page = page.crop(
+        (0, 0, page.width, min(page.height, round(shot.height * page.width / shot.width)))
+    )
+    width = 512
+    a = np.asarray(shot.resize((width, round(shot.height * width / shot.width))), float) / 255
+    b = np.asarray(page.resize((width, a.shape[0])), float) / 255
+    ssim = structural_similarity(a.mean(axis=2), b.mean(axis=2), data_range=1.0)
+    colour = 1 - np.abs(a.mean(axis=(0, 1)) - b.mean(axis=(0, 1))).mean()
+    return float((ssim + colour) / 2)
+
+
+def print_naive(renders: dict) -> None:
+    print()
+    print("Naive baseline (grayscale SSIM + mean colour, no alignment):")
+    print()
+    print("| reference | " + " | ".join(KINDS) + " | ranks right |")
+    print("|---" * (len(KINDS) + 2) + "|")
+    for index, reference in enumerate(REFERENCES):
+        shot = screenshot_of(reference, renders[reference.name, "identical"].png)
+        following = REFERENCES[(index + 1) % len(REFERENCES)].name
+        visual = {
+            kind: naive(
+                shot,
+                renders[following, "identical"].png
+                if kind == "unrelated"
+                else renders[reference.name, kind].png,
+            )
+            for kind in KINDS
+        }
+        right = (
+            visual["identical"] > visual["close"] > visual["different"]
+            and visual["shifted"] > visual["different"]
+            and visual["resized"] > visual["different"]
+            and visual["close"] > visual["unrelated"]
+        )
+        cells = " | ".join(f"{visual[kind]:.3f}" for kind in KINDS)
+        print(f"| {reference.name} | {cells} | {'yes' if right else 'NO'} |")
 
 
 def print_table(table: dict) -> None:
@@ -147,7 +199,8 @@ def print_table(table: dict) -> None:
             and visual["close"] > visual["unrelated"]
         )
         cells = " | ".join(f"{visual[kind]:.3f}" for kind in KINDS)
-        print(f"| {reference.name} ({reference.screenshot}) | {cells} | {'yes' if right else 'NO'} |")
+        verdict = "yes" if right else "NO"
+        print(f"| {reference.name} ({reference.screenshot}) | {cells} | {verdict} |")
     print()
     print("| reference | candidate | " + " | ".join(COMPONENTS) + " | offset_px |")
     print("|---" * (len(COMPONENTS) + 3) + "|")
@@ -155,21 +208,20 @@ def print_table(table: dict) -> None:
         for kind in KINDS:
             result = table[reference.name, kind]
             cells = " | ".join(
-                "–" if result[name] is None else f"{result[name]:.3f}" for name in COMPONENTS
+                "-" if result[name] is None else f"{result[name]:.3f}" for name in COMPONENTS
             )
             print(f"| {reference.name} | {kind} | {cells} | {result['offset_px']} |")
 
 
 def print_cost(render_cpu, score_cpu, total_cpu, sampler) -> None:
     def line(name, values):
-        print(
-            f"| {name} | {statistics.median(values):.2f} | {max(values):.2f} |"
-            f" {len(values)} |"
-        )
+        print(f"| {name} | {statistics.median(values):.2f} | {max(values):.2f} | {len(values)} |")
 
     print()
-    print(f"CPU seconds per variant on {os.cpu_count()} cores (load average at the end:"
-          f" {os.getloadavg()[0]:.1f})")
+    print(
+        f"CPU seconds per variant on {os.cpu_count()} cores (load average at the end:"
+        f" {os.getloadavg()[0]:.1f})"
+    )
     print()
     print("| step | median | max | n |")
     print("|---|---|---|---|")
@@ -178,7 +230,7 @@ def print_cost(render_cpu, score_cpu, total_cpu, sampler) -> None:
     line("render + score", total_cpu)
     print()
     print(f"peak RSS of this process (VmHWM): {memory_kib(os.getpid(), 'VmHWM') / 1024:.0f} MiB")
-    print(f"peak summed RSS, this process and everything below it: {sampler.peak_rss / 1024:.0f} MiB")
+    print(f"peak summed RSS, this process and all below it: {sampler.peak_rss / 1024:.0f} MiB")
     print(f"peak summed PSS, the same processes: {sampler.peak_pss / 1024:.0f} MiB")
 
 

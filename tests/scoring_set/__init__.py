@@ -109,6 +109,17 @@ REFERENCES = [
         ),
         resized=(("max-w-6xl", "max-w-5xl"), ("max-w-md", "max-w-sm")),
     ),
+    Reference(
+        "docs",
+        screenshot="top",
+        close=(
+            ("text-rose-600", "text-pink-600"),
+            ("mt-10 text-2xl", "mt-8 text-2xl"),
+            ("Introduction to Quill", "An introduction to Quill"),
+            ("fast, good looking website", "quick, handsome website"),
+        ),
+        resized=(("max-w-3xl", "max-w-2xl"), ("w-60", "w-56")),
+    ),
 ]
 
 
