@@ -46,6 +46,8 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
     "--disable-quic",
+    # An untrusted page that allocates without end loses its renderer, not the machine.
+    "--js-flags=--max-old-space-size=512",
     # WebRTC bypasses request interception and the proxy below: no UDP that is not proxied.
     "--force-webrtc-ip-handling-policy=disable_non_proxied_udp",
 ]
