@@ -40,6 +40,13 @@ def vendored_path(name: str) -> Path:
     return VENDOR_DIR / VERSION / name
 
 
+def static_base_url() -> str:
+    """Return the URL the app serves the vendored scripts under (for previews), ending in '/'."""
+    from django.templatetags.static import static
+
+    return static(STATIC_PREFIX)
+
+
 def use_vendored_tailwind(html: str, *, base_url: str) -> str:
     """Return `html` with every play-CDN script tag loading the vendored script instead.
 

@@ -1,5 +1,6 @@
 """Server renders: the shared locked-down browser, offline Tailwind, the PNG and its text boxes."""
 
+import asyncio
 import io
 import socket
 import threading
@@ -212,3 +213,21 @@ def test_without_chromium_rendering_is_unavailable_with_a_reason():
             render_page("<p>x</p>", browser)
     finally:
         browser.close()
+
+
+@pytest.mark.ui
+async def test_a_variant_is_rendered_and_scored_from_an_event_loop(browser):
+    from generations.evaluation import aevaluate
+
+    screenshot = render_page(CDN_PAGE, browser).png
+    loop_thread = threading.get_ident()
+    seen = {}
+
+    async def where(page):
+        seen["job"] = threading.get_ident()
+
+    await asyncio.wrap_future(browser.submit(CDN_PAGE, where))
+    result = await aevaluate(CDN_PAGE, screenshot, browser)
+    assert seen["job"] != loop_thread  # the browser works on its own thread, not this loop's
+    assert result.score["visual"] >= 0.99
+    assert result.render.text_boxes

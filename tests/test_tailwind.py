@@ -76,3 +76,12 @@ def test_the_vendored_scripts_exist_under_the_static_prefix():
         assert path.read_bytes().startswith(b"(()=>{")
     with pytest.raises(ValueError, match="not a vendored"):
         tailwind.vendored_path("../../settings.py")
+
+
+def test_the_app_serves_the_vendored_scripts_as_static_files(client):
+    base = tailwind.static_base_url()
+    assert base.endswith(tailwind.STATIC_PREFIX)
+    response = client.get(base + tailwind.PLAIN)
+    assert response.status_code == 200
+    assert "javascript" in response["Content-Type"]
+    assert b"".join(response.streaming_content).startswith(b"(()=>{")
