@@ -4,6 +4,7 @@ import asyncio
 import io
 import socket
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -231,3 +232,72 @@ async def test_a_variant_is_rendered_and_scored_from_an_event_loop(browser):
     assert seen["job"] != loop_thread  # the browser works on its own thread, not this loop's
     assert result.score["visual"] >= 0.99
     assert result.render.text_boxes
+
+
+@pytest.mark.ui
+def test_a_browser_that_died_is_started_again(browser):
+    render_page(CDN_PAGE, browser)
+    launches = browser.launches
+    # What a crash looks like from here: the connection to Chromium is gone.
+    asyncio.run_coroutine_threadsafe(browser._browser.close(), browser._loop).result()
+    assert render_page(CDN_PAGE, browser).width == 1280
+    assert browser.launches == launches + 1
+
+
+CHILDREN_AFTER_A_RENDER = """
+import os, sys
+from pathlib import Path
+sys.path.insert(0, os.getcwd())
+from generations.rendering import render_page
+render_page("<p>then exit</p>")
+def children(pid):
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError):
+                continue
+            if parent == pid:
+                found += [int(entry.name), *children(int(entry.name))]
+    return found
+print(" ".join(str(pid) for pid in children(os.getpid())))
+"""
+
+
+@pytest.mark.ui
+def test_the_browser_closes_when_the_process_exits():
+    if not CHROMIUM.exists():
+        pytest.skip(MISSING_CHROMIUM)
+    import subprocess
+    import sys
+
+    from tests.support import REPO
+
+    result = subprocess.run(
+        [sys.executable, "-c", CHILDREN_AFTER_A_RENDER],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    pids = [int(pid) for pid in result.stdout.split()]
+    assert pids  # the driver and Chromium were running
+
+    def alive() -> list[int]:
+        running = []
+        for pid in pids:
+            try:
+                state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+            except OSError:
+                continue
+            if state != "Z":
+                running.append(pid)
+        return running
+
+    # Chromium's helpers exit just after its browser process, which the exit waited for.
+    deadline = time.monotonic() + 5
+    while alive() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert alive() == []
