@@ -90,7 +90,7 @@ class BrowserUnavailable(RuntimeError):
 
 
 class _Slot:
-    """One reusable context and page, and the document it serves next (once)."""
+    """One reusable context and page, and the document it serves while a render runs."""
 
     def __init__(self, browser, context, page):
         self.browser, self.context, self.page = browser, context, page
