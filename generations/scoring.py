@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 from scipy import ndimage
+from scipy.spatial.distance import cdist
 from skimage import color as skcolor
 from skimage.metrics import structural_similarity
 
@@ -182,7 +183,8 @@ def _align_bands(shot: np.ndarray, render: np.ndarray) -> list[int]:
     n, m = len(shot), len(render)
     if n == 0 or m == 0:
         return [-1] * n
-    cost = np.abs(shot[:, None, :] - render[None, :, :]).mean(axis=2)
+    # cdist, not broadcasting: no n x m x features temporary (60 MB for a tall page).
+    cost = cdist(shot, render, "cityblock") / shot.shape[1]
     steps = np.arange(m + 1) * GAP_RENDER
     table = np.empty((n + 1, m + 1))
     from_diagonal = np.zeros((n + 1, m + 1), dtype=bool)
