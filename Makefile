@@ -12,7 +12,7 @@ DAPHNE_FLAGS := --websocket-max-message-size 16777216 --websocket-max-frame-size
 TEST_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/clonegen
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/1
 
-.PHONY: help run run-two superuser test browser test-embedded test-stack screenshots lint format clean
+.PHONY: help run run-two superuser test browser test-embedded test-stack screenshots tailwind lint format clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-18s %s\n", $$1, $$2}'
@@ -77,6 +77,19 @@ lint: $(BIN)/activate ## ruff over the whole tree
 
 format: $(BIN)/activate ## apply ruff's fixes
 	$(BIN)/ruff check --fix .
+
+# The Tailwind v3 play script previews and renders load instead of cdn.tailwindcss.com. Committed,
+# so `make run` needs no npm; this refreshes it (and its VERSION) from the npm registry.
+TAILWIND_CDN_VERSION ?= 3.4.10
+TAILWIND_DIR := generations/static/generations/vendor/tailwindcss
+tailwind: ## refresh the vendored Tailwind v3 play script from npm (tailwindcss-cdn@TAILWIND_CDN_VERSION)
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	(cd "$$tmp" && npm pack --silent tailwindcss-cdn@$(TAILWIND_CDN_VERSION) >/dev/null && tar xzf tailwindcss-cdn-*.tgz) && \
+	rm -rf $(TAILWIND_DIR)/[0-9]* && mkdir -p $(TAILWIND_DIR)/$(TAILWIND_CDN_VERSION) && \
+	cp "$$tmp"/package/$(TAILWIND_CDN_VERSION)/tailwindcss.js \
+		"$$tmp"/package/$(TAILWIND_CDN_VERSION)/tailwindcss-with-all-plugins.js $(TAILWIND_DIR)/$(TAILWIND_CDN_VERSION)/ && \
+	echo $(TAILWIND_CDN_VERSION) > $(TAILWIND_DIR)/VERSION && \
+	echo "tailwindcss-cdn $(TAILWIND_CDN_VERSION) -> $(TAILWIND_DIR)/$(TAILWIND_CDN_VERSION)"
 
 clean: ## remove the virtualenv and caches (keeps data/)
 	rm -rf $(VENV) .pytest_cache .ruff_cache
