@@ -19,6 +19,7 @@ from generations import model_status, selectors, services, thumbnails
 from generations.access import Requester
 from generations.actions import MAX_INSTRUCTIONS_CHARS
 from generations.errors import AppError
+from generations.image_models import image_model
 from generations.images import MAX_PIXELS, MIN_SIDE, sniffed_type
 from generations.models import (
     ACTIVE_GENERATION_STATUSES,
@@ -58,12 +59,21 @@ def page_vocabulary() -> dict:
         "error_hints": dict(VariantErrorCode.choices),
         "stack_labels": dict(Stack.choices),
         # The server's input limits, so the page refuses what the server would before uploading.
+        # The "Generate images" switch: its default and what it adds (contract §11).
+        "images_default": settings.CLONEGEN_IMAGES,
+        "image_estimate_usd": _image_estimate_usd(),
+        "images_per_variant": settings.CLONEGEN_IMAGES_PER_VARIANT,
         "limits": {
             "max_instructions_chars": MAX_INSTRUCTIONS_CHARS,
             "min_image_side": MIN_SIDE,
             "max_image_pixels": MAX_PIXELS,
         },
     }
+
+
+def _image_estimate_usd() -> float | None:
+    estimate = image_model(settings.CLONEGEN_IMAGE_MODEL).estimated_cost_usd(1024, 1024)
+    return None if estimate is None else float(estimate)
 
 
 def _base_context() -> dict:
@@ -131,6 +141,12 @@ def history(request):
             "rows": [_history_row(generation) for generation in page.object_list],
         },
     )
+
+
+@require_safe
+def model_stats(request):
+    """The model leaderboard: its script draws GET /api/models/stats."""
+    return render(request, "generations/stats.html", {**_base_context(), "page": "stats"})
 
 
 @require_safe

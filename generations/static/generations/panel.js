@@ -3,6 +3,8 @@
 // Offsets in the socket protocol count code points (Python `len`), while JS strings count
 // UTF-16 units, so each panel keeps its text and a separate code-point length.
 
+import { CompareView } from "./compare.js";
+import { ScoreBadge } from "./scores.js";
 import { showHighlighted } from "./syntax.js";
 import { ACTIVE_VARIANT, ERROR_HINTS, VARIANT_STATUS_LABELS } from "./vocabulary.js";
 
@@ -55,11 +57,21 @@ export function formatSeconds(ms) {
 const numberFormat = new Intl.NumberFormat("en");
 
 export class VariantPanel {
-  constructor(index, { demo, onChoose, onCopied }) {
+  constructor(index, { demo, onChoose, onCopied, onScored }) {
     this.index = index;
     this.demo = demo;
     this.onChoose = onChoose;
     this.onCopied = onCopied;
+    this.onScored = onScored;
+    // After the save, the server renders and scores the page (contract §9) and may replace
+    // its placeholder images (§11); none of it changes the variant's status.
+    this.renderStatus = null;
+    this.renderError = "";
+    this.renderUrl = null;
+    this.score = null;
+    this.images = [];
+    this.imagesSettled = false; // a variant.images frame (or a stored list) arrived
+    this.screenshotUrl = null;
     this.generationId = null;
     this.requestedModel = null;
     this.model = null;
@@ -99,7 +111,10 @@ export class VariantPanel {
     this.statusEl = make("span", "badge status");
     this.timerEl = make("span", "timer");
     this.timerEl.title = "Time this variant has taken";
-    side.append(this.statusEl, this.timerEl);
+    this.scoreBadge = new ScoreBadge(i);
+    const badges = make("div", "panel-badges");
+    badges.append(this.scoreBadge.root, this.statusEl);
+    side.append(badges, this.timerEl);
     header.append(title, side);
 
     this.metaEl = make("p", "meta");
@@ -123,12 +138,16 @@ export class VariantPanel {
     this.frame.title = `Rendered page of variant ${i + 1}`;
     this.frame.tabIndex = -1;
     this.viewport.append(this.frame);
-    stage.append(this.noticeEl, this.codeEl, this.htmlEl, this.viewport);
+    this.compare = new CompareView(i);
+    stage.append(this.noticeEl, this.codeEl, this.htmlEl, this.viewport, this.compare.root);
 
     const toolbar = make("div", "toolbar");
     toolbar.setAttribute("role", "toolbar");
     toolbar.setAttribute("aria-label", `Variant ${i + 1} actions`);
-    const views = toggle({ preview: "Preview", code: "Code", raw: "Raw answer" }, "Show");
+    const views = toggle(
+      { preview: "Preview", compare: "Compare", code: "Code", raw: "Raw answer" }, "Show",
+    );
+    views.buttons.compare.title = "The original screenshot over the server's render of this page";
     views.group.classList.add("views");
     this.viewButtons = views.buttons;
     const widths = toggle({ desktop: "Desktop", mobile: "Mobile" }, "Preview width");
@@ -223,6 +242,9 @@ export class VariantPanel {
     this.loadedUrl = null;
     this.highlightedHtml = null;
     this.htmlCode.textContent = "";
+    this.setScore({ renderStatus: null, renderError: "", score: null, renderUrl: null });
+    this.images = [];
+    this.imagesSettled = false;
     if (!this.viewChosenByUser) this.view = "code";
     this.render();
   }
@@ -284,6 +306,41 @@ export class VariantPanel {
     this.setStatus(status);
   }
 
+  /** The server's render and score of this variant, as the API and the frames give them. */
+  setScore({ renderStatus, renderError, score, renderUrl }) {
+    if (renderStatus !== undefined) this.renderStatus = renderStatus;
+    if (renderError !== undefined) this.renderError = renderError ?? "";
+    if (score !== undefined) this.score = score ?? null;
+    if (renderUrl !== undefined) this.renderUrl = renderUrl ?? null;
+    if (this.score && !this.renderStatus) this.renderStatus = "done";
+    this.render();
+    this.onScored?.(this);
+  }
+
+  /** The variant's images were generated: the stored HTML now points at them. */
+  setImages({ html, images }) {
+    if (Array.isArray(images)) this.images = images;
+    this.imagesSettled = true;
+    if (typeof html === "string") this.html = html;
+    this.render();
+  }
+
+  /** The render's address, once the server has one. */
+  renderAddress() {
+    if (this.renderStatus !== "done" || !this.generationId) return null;
+    return this.renderUrl
+      ?? `/api/generations/${encodeURIComponent(this.generationId)}/variants/${this.index}/render.png`;
+  }
+
+  setScreenshot(url) {
+    this.screenshotUrl = url ?? null;
+    this.render();
+  }
+
+  get hasGeneratedImages() {
+    return this.images.some((image) => image.status === "generated");
+  }
+
   setChosen(chosen) {
     this.chosen = chosen;
     this.render();
@@ -324,6 +381,16 @@ export class VariantPanel {
 
   download() {
     if (this.html === null) return;
+    if (this.hasGeneratedImages && this.generationId) {
+      // A zip of index.html and its stored images, made by the server (contract §11).
+      const link = make("a");
+      link.href = `/api/generations/${encodeURIComponent(this.generationId)}/variants/${this.index}/download`;
+      link.download = "";
+      document.body.append(link);
+      link.click();
+      link.remove();
+      return;
+    }
     const url = URL.createObjectURL(new Blob([this.html], { type: "text/html;charset=utf-8" }));
     const link = make("a");
     link.href = url;
@@ -416,17 +483,32 @@ export class VariantPanel {
     this.stage.dataset.view = view;
     this.showCodeViews(view);
     this.viewport.hidden = view !== "preview";
+    this.compare.root.hidden = view !== "compare";
+    const renderUrl = this.renderAddress();
+    if (view === "compare") {
+      this.compare.setSources({ renderUrl, originalUrl: this.screenshotUrl });
+    }
+    this.scoreBadge.show({
+      completed: this.status === "completed",
+      renderStatus: this.renderStatus,
+      renderError: this.renderError,
+      score: this.score,
+    });
+    this.root.dataset.render = this.renderStatus ?? "";
     // The page loads from the REST HTML endpoint, whose own Content-Security-Policy sandboxes
     // it; an inline srcdoc would inherit this page's strict policy and break the preview.
+    // New HTML under the same address (its images were generated) loads the page again.
     const url = this.htmlUrl();
-    if (url && this.loadedUrl !== url) {
+    if (url && (this.loadedUrl !== url || this.loadedHtml !== this.html)) {
       this.frame.src = url;
       this.loadedUrl = url;
+      this.loadedHtml = this.html;
     }
     for (const [value, node] of Object.entries(this.viewButtons)) {
       node.setAttribute("aria-pressed", String(value === view));
       node.disabled = value !== "code" && !hasHtml;
     }
+    this.viewButtons.compare.disabled = !renderUrl || !this.screenshotUrl;
     for (const [value, node] of Object.entries(this.widthButtons)) {
       node.setAttribute("aria-pressed", String(value === this.width));
       node.disabled = !hasHtml;
@@ -434,6 +516,9 @@ export class VariantPanel {
     this.viewport.dataset.width = this.width;
     this.copyButton.disabled = !hasHtml;
     this.downloadButton.disabled = !hasHtml;
+    this.downloadButton.title = this.hasGeneratedImages
+      ? "A zip: index.html and its generated images"
+      : "The page as one HTML file";
     if (url) {
       this.openLink.href = url;
       this.openLink.removeAttribute("aria-disabled");
@@ -453,7 +538,9 @@ export class VariantPanel {
 
   /** The view the stage shows: without HTML yet, the streaming answer is the code. */
   shownView() {
-    return this.html === null ? "code" : this.view;
+    if (this.html === null) return "code";
+    if (this.view === "compare" && !(this.renderAddress() && this.screenshotUrl)) return "preview";
+    return this.view;
   }
 
   buildHtmlView() {
