@@ -137,6 +137,14 @@ STORAGES = {
 # so neither `make run` nor a deployment needs a collectstatic step.
 WHITENOISE_USE_FINDERS = True
 
+
+def _versioned_vendor_file(path: str, url: str) -> bool:
+    # Vendored libraries live under a folder named for their version: cache them for a year.
+    return "/vendor/tailwindcss/" in url
+
+
+WHITENOISE_IMMUTABLE_FILE_TEST = _versioned_vendor_file
+
 # A screenshot travels base64-encoded in one JSON body; 16 MiB matches the socket's frame limit.
 REQUEST_BODY_MAX_BYTES = 16 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = REQUEST_BODY_MAX_BYTES
@@ -251,6 +259,9 @@ CLONEGEN_MODELS = os.environ.get("CLONEGEN_MODELS", "")
 # Generated images (contract §11): the default of a generation's `images`, the image model
 # (the SDK's own default, generations.image_models.DEFAULT_IMAGE_MODEL), and a cap per variant.
 CLONEGEN_IMAGES = env_flag("CLONEGEN_IMAGES", False)
+# Render every completed variant in headless Chromium and score it against the screenshot
+# (contract §9). Off only where the renders are not wanted (most tests: each costs a second).
+CLONEGEN_RENDERS = env_flag("CLONEGEN_RENDERS", True)
 CLONEGEN_IMAGE_MODEL = os.environ.get("CLONEGEN_IMAGE_MODEL", "") or "gpt-image-2.6-sunburst"
 CLONEGEN_IMAGES_PER_VARIANT = int(os.environ.get("CLONEGEN_IMAGES_PER_VARIANT", "8"))
 # Enforced at request time by clonegen.middleware (pages), the API's permission class and

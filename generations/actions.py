@@ -47,6 +47,7 @@ class GenerateRequest:
     screenshot: Screenshot
     instructions: str
     stack: str
+    images: bool = False
 
 
 def parse_generate_request(payload: dict) -> GenerateRequest:
@@ -70,10 +71,17 @@ def parse_generate_request(payload: dict) -> GenerateRequest:
         stack = Stack.HTML_TAILWIND
     if not isinstance(stack, str) or stack not in Stack.values:
         raise AppError(INVALID_FIELD, f"`stack` must be one of {', '.join(Stack.values)}.")
+    images = payload.get("images")
+    if images is None:
+        images = settings.CLONEGEN_IMAGES
+    if not isinstance(images, bool):
+        raise AppError(INVALID_FIELD, "`images` must be true or false.")
     screenshot = decode_screenshot(
         payload["image"], max_bytes=settings.CLONEGEN_MAX_IMAGE_MB * 1024 * 1024
     )
-    return GenerateRequest(screenshot=screenshot, instructions=instructions, stack=stack)
+    return GenerateRequest(
+        screenshot=screenshot, instructions=instructions, stack=stack, images=images
+    )
 
 
 def create_generation(payload: dict, requester: Requester) -> Generation:
@@ -114,6 +122,7 @@ def _store_generation(
             owner=requester.user,
             client_key=requester.client_key,
             demo=is_demo_mode(),
+            images=request.images,
             thumbnail=thumbnail,
         )
     return selectors.generation_get(generation.id)

@@ -14,6 +14,7 @@ from generations.models import VariantStatus
 from generations.publisher import GroupPublisher
 
 if TYPE_CHECKING:
+    from generations.postprocessing import PostProcessor
     from generations.relay import ChunkRelay
 
 
@@ -84,3 +85,5 @@ class LiveGeneration:
     # The streaming variants' relays, and the one task that sends their chunks every interval.
     relays: "dict[int, ChunkRelay]" = field(default_factory=dict)
     relay_task: asyncio.Task | None = None
+    # What runs after each variant's save: images, the render, the score (set when prepared).
+    after_save: "PostProcessor | None" = None

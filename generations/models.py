@@ -26,6 +26,12 @@ class VariantStatus(models.TextChoices):
     INTERRUPTED = "interrupted"
 
 
+class RenderStatus(models.TextChoices):
+    PENDING = "pending"
+    DONE = "done"
+    FAILED = "failed"
+
+
 class VariantErrorCode(models.TextChoices):
     """Why a variant failed (contract §3, `variant.failed`); each label is the hint a person
     reads next to the code."""
@@ -111,6 +117,8 @@ class Generation(models.Model):
     # Made in demo mode (no OPENAI_API_KEY): its text is the local stand-in's, not a model's,
     # so it is labelled everywhere, costs nothing and never counts in the model stats.
     demo = models.BooleanField(default=False)
+    # Asked for generated images in place of placeholders (contract §11).
+    images = models.BooleanField(default=False)
     chosen_index = models.PositiveSmallIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     run_started_at = models.DateTimeField(null=True, blank=True)
@@ -163,6 +171,14 @@ class Variant(models.Model):
     attempts = models.PositiveSmallIntegerField(default=0)
     # USD, from usage and the price table when the variant ends; null when usage is unknown.
     cost_usd = models.DecimalField(max_digits=12, decimal_places=6, null=True, blank=True)
+    # Post-processing after the save (contract §9, §11): the server's render and its score, and
+    # the images generated for the page's placeholders. None of it changes the result above.
+    render_status = models.CharField(
+        max_length=16, choices=RenderStatus.choices, default=RenderStatus.PENDING
+    )
+    render_error = models.TextField(blank=True)
+    score = models.JSONField(null=True, blank=True)
+    images = models.JSONField(default=list, blank=True)
 
     class Meta:
         ordering = ["index"]

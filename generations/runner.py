@@ -19,7 +19,7 @@ from django.conf import settings
 from django.db import DatabaseError
 from django.utils import timezone
 
-from generations import model_client, services, spool
+from generations import model_client, postprocessing, services, spool
 from generations.catalog import max_tokens_for
 from generations.database import on_sync_thread, save_results_together
 from generations.extraction import extract_html, postprocess_html
@@ -160,13 +160,16 @@ class GenerationRunner:
         if not pending:
             return False
         await run.publisher.look_for_remote_followers()
-        generation, image_data_url = await on_sync_thread(_load_generation, generation_id=run.id)
+        generation, screenshot = await on_sync_thread(_load_generation, generation_id=run.id)
         run.messages = model_client.encode_messages(
             build_messages(
                 stack=generation.stack,
-                image_data_url=image_data_url,
+                image_data_url=as_data_url(screenshot, generation.screenshot_type),
                 instructions=generation.instructions,
             )
+        )
+        run.after_save = postprocessing.for_run(
+            run.id, screenshot=screenshot, publisher=run.publisher, images=generation.images
         )
         run.variants = {v.index: LiveVariant(index=v.index, chain=v.chain) for v in pending}
         return True
@@ -301,6 +304,9 @@ class GenerationRunner:
                 "completion_tokens": result.completion_tokens,
             },
         )
+        # Saved and sent: only now images, the render and its score (never before, never
+        # holding up either).
+        run.after_save.start(variant.index, shown)
 
     async def _end_unfinished(self, run, variant, status, started, error=None) -> None:
         variant.status = status
@@ -342,12 +348,11 @@ async def _save_durably(**result) -> None:
     logger.error("Database unavailable: %s#%s spooled", result["generation_id"], result["index"])
 
 
-def _load_generation(generation_id: uuid.UUID) -> tuple[Generation, str]:
-    """Return the generation and its screenshot as the data URL the models are sent."""
+def _load_generation(generation_id: uuid.UUID) -> tuple[Generation, bytes]:
+    """Return the generation and its stored screenshot."""
     generation = Generation.objects.get(id=generation_id)
     with generation.screenshot.open("rb") as stored:
-        content = stored.read()
-    return generation, as_data_url(content, generation.screenshot_type)
+        return generation, stored.read()
 
 
 def _tidied(raw_html: str) -> str | None:

@@ -12,6 +12,7 @@ from functools import partial
 from django.core.files.base import ContentFile
 from django.db import transaction
 from django.db.models import Case, DecimalField, Exists, F, Q, Value, When
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from generations import files, thumbnails
@@ -24,6 +25,7 @@ from generations.models import (
     SETTLED_VARIANT_STATUSES,
     Generation,
     GenerationStatus,
+    RenderStatus,
     Variant,
     VariantErrorCode,
     VariantStatus,
@@ -42,6 +44,7 @@ def generation_create(
     client_key: str = "",
     demo: bool = False,
     thumbnail: bytes | None = None,
+    images: bool = False,
 ) -> Generation:
     """Store the screenshot and its thumbnail (`thumbnails.make_thumbnail`; None leaves it to
     the first request); commit the generation (`started`) with its pending variants.
@@ -50,6 +53,7 @@ def generation_create(
         owner=owner,
         client_key=client_key,
         demo=demo,
+        images=images,
         stack=stack,
         instructions=instructions,
         prompt_version=PROMPT_VERSION,
@@ -231,15 +235,37 @@ def variants_save_results(*, results: list[dict]) -> list[bool]:
         return [variant_save_result(**result) for result in results]
 
 
-def _cost_unless_demo(generation_id, cost: Decimal | None):
+def _cost_unless_demo(generation_id, cost):
     """The variant's cost, in the same statement that stores it: none for a demo generation,
     whose tokens are the stand-in's and cost nothing."""
     if cost is None:
         return None
     return Case(
         When(Exists(Generation.objects.filter(id=generation_id, demo=True)), then=Value(None)),
-        default=Value(cost),
+        default=cost if hasattr(cost, "resolve_expression") else Value(cost),
         output_field=DecimalField(max_digits=12, decimal_places=6),
+    )
+
+
+def variant_save_images(
+    *, generation_id, index: int, html: str, images: list[dict], cost_usd: Decimal | None
+) -> None:
+    """Store the page with its generated images (the post-processed `html`; `raw_html` stays as
+    the model wrote it), the list of images, and add their cost to the variant's."""
+    updates = {"html": html, "images": images}
+    if cost_usd is not None:
+        updates["cost_usd"] = _cost_unless_demo(
+            generation_id, Coalesce(F("cost_usd"), Value(Decimal(0))) + Value(cost_usd)
+        )
+    Variant.objects.filter(generation_id=generation_id, index=index).update(**updates)
+
+
+def variant_save_render(*, generation_id, index: int, score: dict | None, error: str) -> None:
+    """Record the server render's outcome: its score, or why there is none."""
+    Variant.objects.filter(generation_id=generation_id, index=index).update(
+        render_status=RenderStatus.FAILED if score is None else RenderStatus.DONE,
+        render_error=error,
+        score=score,
     )
 
 

@@ -11,7 +11,7 @@ from channels.db import database_sync_to_async
 
 from generations import selectors
 from generations.live import LiveVariant
-from generations.models import ACTIVE_VARIANT_STATUSES, Generation, Variant
+from generations.models import ACTIVE_VARIANT_STATUSES, Generation, RenderStatus, Variant
 from generations.runner import runner
 
 
@@ -32,7 +32,7 @@ def snapshot_of(generation: Generation) -> dict:
             "generation_id": str(generation.id),
             "status": generation.status,
             "variants": [
-                _live_variant(live[v.index]) if v.index in live else _stored_variant(v)
+                _live_variant(live[v.index]) if _streams_here(live, v) else _stored_variant(v)
                 for v in generation.variants.all()
             ],
         }
@@ -79,9 +79,22 @@ def _stored_variant(variant: Variant) -> dict:
         "status": variant.status,
         "text": variant.text,
         "html": variant.shown_html,
+        "score": variant.score,
+        "render_status": variant.render_status,
+        "images": variant.images,
         "finish_reason": variant.finish_reason or None,
         "error": _error(variant),
     }
+
+
+def _streams_here(live: dict[int, LiveVariant], variant: Variant) -> bool:
+    """True while this process streams the variant, or its end is not stored yet: its text is
+    then the relayed prefix. Once the end is stored, the row is complete (it is committed
+    before the end is announced) and carries what post-processing added."""
+    running = live.get(variant.index)
+    return running is not None and (
+        running.status in ACTIVE_VARIANT_STATUSES or variant.status in ACTIVE_VARIANT_STATUSES
+    )
 
 
 def _live_variant(variant: LiveVariant) -> dict:
@@ -93,6 +106,9 @@ def _live_variant(variant: LiveVariant) -> dict:
         "html": variant.html,
         "finish_reason": None,
         "error": None,
+        "score": None,
+        "render_status": RenderStatus.PENDING,
+        "images": [],
     }
 
 

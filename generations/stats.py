@@ -31,6 +31,7 @@ def model_stats(variants) -> list[dict]:
             "completion_tokens",
             "cost_usd",
             "finish_reason",
+            "score",
             named=True,
         )
     )
@@ -62,7 +63,15 @@ def _summary(model: str, runs: list[tuple]) -> dict:
         ),
         "truncations": sum(r.finish_reason == "length" for r in completed),
         "fallbacks": sum(r.requested_model != model for r in runs),
+        "median_visual_score": _median_score(completed),
     }
+
+
+def _median_score(completed: list[tuple]) -> float | None:
+    scores = [
+        r.score["visual"] for r in completed if isinstance(r.score, dict) and "visual" in r.score
+    ]
+    return round(statistics.median(scores), 4) if scores else None
 
 
 def _median(values: list[float]) -> int | None:

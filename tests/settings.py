@@ -20,5 +20,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 
 CLONEGEN_CHUNK_INTERVAL_SECONDS = 0.02
 CLONEGEN_BACKGROUND_SERVICES = False
+# A render costs a second of CPU: only the tests of renders and scores turn it on.
+CLONEGEN_RENDERS = False
 # Tests of the limit set their own; the others must not run into it by accident.
 CLONEGEN_RATE_LIMIT = "1000/hour"

@@ -108,6 +108,8 @@ class DaphneProcess:
             "CLONEGEN_DATA_DIR": str(data_dir),
             # The end-to-end clients say they come from http://127.0.0.1, whatever the port.
             "CLONEGEN_ALLOWED_ORIGINS": "http://127.0.0.1",
+            # A render costs a second of CPU: the tests of renders turn them on themselves.
+            "CLONEGEN_RENDERS": "0",
             "PYTHONUNBUFFERED": "1",
             **env,
         }

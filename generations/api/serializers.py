@@ -3,7 +3,7 @@
 from drf_spectacular.utils import extend_schema_field, inline_serializer
 from rest_framework import serializers
 
-from generations.models import Generation, Stack, Variant
+from generations.models import Generation, RenderStatus, Stack, Variant
 from generations.selectors import chosen_variant
 
 
@@ -12,12 +12,32 @@ class ErrorSerializer(serializers.Serializer):
     message = serializers.CharField()
 
 
+class ScoreSerializer(serializers.Serializer):
+    """The visual score of a variant's server render against the screenshot (docs/scoring.md)."""
+
+    visual = serializers.FloatField(help_text="0 to 1; higher is closer to the screenshot.")
+    structure = serializers.FloatField(allow_null=True)
+    color = serializers.FloatField(allow_null=True)
+    layout = serializers.FloatField(allow_null=True)
+    text = serializers.FloatField(allow_null=True)
+    coverage = serializers.FloatField()
+    offset_px = serializers.IntegerField()
+
+
+class ImageSerializer(serializers.Serializer):
+    alt = serializers.CharField()
+    url = serializers.CharField(allow_null=True)
+    status = serializers.ChoiceField(choices=["generated", "failed", "skipped"])
+    error = serializers.CharField(allow_null=True, required=False)
+
+
 class VariantSummarySerializer(serializers.ModelSerializer):
     """A variant in the history list: everything but its page-sized text and HTML."""
 
     model = serializers.SerializerMethodField()
     finish_reason = serializers.SerializerMethodField()
     error = serializers.SerializerMethodField()
+    score = ScoreSerializer(allow_null=True, read_only=True)
 
     class Meta:
         model = Variant
@@ -34,6 +54,8 @@ class VariantSummarySerializer(serializers.ModelSerializer):
             "cost_usd",
             "attempts",
             "error",
+            "render_status",
+            "score",
         ]
 
     def get_model(self, variant: Variant) -> str | None:
@@ -52,6 +74,8 @@ class VariantSummarySerializer(serializers.ModelSerializer):
 class VariantSerializer(VariantSummarySerializer):
     # The page as shown, like the socket's snapshot: post-processed, else as extracted.
     html = serializers.CharField(source="shown_html", read_only=True, allow_null=True)
+    render_url = serializers.SerializerMethodField()
+    images = ImageSerializer(many=True, read_only=True)
 
     class Meta(VariantSummarySerializer.Meta):
         fields = [
@@ -60,7 +84,15 @@ class VariantSerializer(VariantSummarySerializer):
             "raw_html",
             "text",
             *VariantSummarySerializer.Meta.fields[4:],
+            "render_error",
+            "render_url",
+            "images",
         ]
+
+    def get_render_url(self, variant: Variant) -> str | None:
+        if variant.render_status != RenderStatus.DONE:
+            return None
+        return f"/api/generations/{variant.generation_id}/variants/{variant.index}/render.png"
 
 
 class GenerationSerializer(serializers.ModelSerializer):
@@ -78,6 +110,7 @@ class GenerationSerializer(serializers.ModelSerializer):
             "model",
             "chosen_index",
             "demo",
+            "images",
             "stack",
             "prompt_version",
             "created_at",
@@ -89,6 +122,7 @@ class GenerationSerializer(serializers.ModelSerializer):
         extra_kwargs = {
             "chosen_index": {"help_text": "The variant a user chose; null until one does."},
             "demo": {"help_text": "Made in demo mode: the local stand-in wrote it, no model."},
+            "images": {"help_text": "Asked for generated images in place of placeholders."},
         }
 
     @extend_schema_field(serializers.DecimalField(max_digits=14, decimal_places=6, allow_null=True))
@@ -121,6 +155,10 @@ class GenerateRequestSerializer(serializers.Serializer):
     image = serializers.CharField(help_text="A data URL of a PNG, JPEG or WebP screenshot.")
     instructions = serializers.CharField(required=False, allow_blank=True)
     stack = serializers.ChoiceField(choices=Stack.values, required=False)
+    images = serializers.BooleanField(
+        required=False,
+        help_text="Generate images for the pages' placeholders (default: CLONEGEN_IMAGES).",
+    )
 
 
 class ChooseRequestSerializer(serializers.Serializer):
@@ -138,6 +176,9 @@ class ModelStatsSerializer(serializers.Serializer):
     total_cost_usd = serializers.DecimalField(max_digits=14, decimal_places=6)
     truncations = serializers.IntegerField(help_text="Completed with finish_reason=length.")
     fallbacks = serializers.IntegerField(help_text="Runs where it stood in for another model.")
+    median_visual_score = serializers.FloatField(
+        allow_null=True, help_text="Median visual score of its scored renders (0 to 1)."
+    )
 
 
 class ModelHealthSerializer(serializers.Serializer):
@@ -151,6 +192,9 @@ class HealthSerializer(serializers.Serializer):
     database = serializers.CharField()
     channel_layer = serializers.CharField()
     models = ModelHealthSerializer(many=True)
+    renderer = serializers.CharField(
+        help_text='"ready", "idle" (starts on first use), "off", or "unavailable: <reason>".'
+    )
 
 
 def envelope(name: str, data) -> serializers.Serializer:

@@ -24,6 +24,21 @@ urlpatterns = [
         views.VariantHtmlView.as_view(),
         name="variant-html",
     ),
+    re_path(
+        GENERATION + r"/variants/(?P<index>[0-9]+)/render\.png$",
+        views.VariantRenderView.as_view(),
+        name="variant-render",
+    ),
+    re_path(
+        GENERATION + r"/variants/(?P<index>[0-9]+)/download/?$",
+        views.VariantDownloadView.as_view(),
+        name="variant-download",
+    ),
+    re_path(
+        GENERATION + r"/images/(?P<name>[^/]+)$",
+        views.GeneratedImageView.as_view(),
+        name="generated-image",
+    ),
     re_path(r"^models/stats/?$", views.ModelStatsView.as_view(), name="model-stats"),
     re_path(r"^health/?$", views.HealthView.as_view(), name="health"),
     re_path(r"^schema/?$", views.SchemaView.as_view(), name="schema"),

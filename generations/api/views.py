@@ -1,9 +1,13 @@
 """The REST endpoints of contract §7: thin views over `actions` and `selectors`."""
 
+from pathlib import Path
+
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from django.conf import settings
+from django.core.files.storage import default_storage
 from django.db import connection
-from django.http import HttpResponse
+from django.http import FileResponse, Http404, HttpResponse
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -18,7 +22,16 @@ from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
 from demo.mode import is_demo_mode
-from generations import actions, model_status, selectors, stats
+from generations import (
+    actions,
+    downloads,
+    model_status,
+    placeholder_images,
+    renders,
+    selectors,
+    stats,
+    tailwind,
+)
 from generations.access import Requester
 from generations.api.filters import GenerationFilter
 from generations.api.parsers import LimitedJSONParser
@@ -32,6 +45,7 @@ from generations.api.serializers import (
     ModelStatsSerializer,
     envelope,
 )
+from generations.browser import shared_browser
 from generations.errors import NOT_FOUND, AppError
 
 GENERATION_ENVELOPE = envelope("Generation", GenerationSerializer())
@@ -193,6 +207,9 @@ class VariantHtmlView(ApiView):
         html = variant and variant.shown_html
         if html is None:
             raise AppError(NOT_FOUND, "That variant has no HTML (yet).")
+        # Tailwind from clonegen itself, so the preview is styled with no outside network; the
+        # stored page and the download keep the model's own script tag (contract §9).
+        html = tailwind.use_vendored_tailwind(html, base_url=tailwind.static_base_url())
         response = HttpResponse(html, content_type="text/html; charset=utf-8")
         # Untrusted markup: an opaque origin, scripts allowed, no access to the app's cookies.
         response["Content-Security-Policy"] = "sandbox allow-scripts"
@@ -200,6 +217,66 @@ class VariantHtmlView(ApiView):
         # The UI and the admin frame it for previews; nothing else may.
         response["X-Frame-Options"] = "SAMEORIGIN"
         return response
+
+
+class VariantRenderView(ApiView):
+    @extend_schema(
+        summary="The server's render of a variant (PNG, 1280 px wide)",
+        parameters=[ID_PARAMETER, INDEX_PARAMETER],
+        responses={(200, "image/png"): OpenApiResponse(OpenApiTypes.BINARY), **ERRORS},
+    )
+    def get(self, request, generation_id, index):
+        generation = selectors.generation_get(generation_id, Requester.of_request(request))
+        return _stored_png(renders.render_name(generation.id, int(index)), "No render (yet).")
+
+
+class VariantDownloadView(ApiView):
+    @extend_schema(
+        summary="A variant's page to keep: index.html, or a zip with its generated images",
+        parameters=[ID_PARAMETER, INDEX_PARAMETER],
+        responses={
+            (200, "text/html"): OpenApiResponse(OpenApiTypes.STR),
+            (200, "application/zip"): OpenApiResponse(OpenApiTypes.BINARY),
+            **ERRORS,
+        },
+    )
+    def get(self, request, generation_id, index):
+        generation = selectors.generation_get(generation_id, Requester.of_request(request))
+        variant = next((v for v in generation.variants.all() if v.index == int(index)), None)
+        if variant is None or variant.shown_html is None:
+            raise AppError(NOT_FOUND, "That variant has no HTML (yet).")
+        name, content, content_type = downloads.variant_download(generation, variant)
+        response = HttpResponse(content, content_type=content_type)
+        response["Content-Disposition"] = f'attachment; filename="{name}"'
+        response["X-Content-Type-Options"] = "nosniff"
+        return response
+
+
+class GeneratedImageView(ApiView):
+    # Loaded by previews, whose sandboxed frames have an opaque origin and send no session
+    # cookie: the address (the generation's random id and the image's hash) is the key.
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        summary="An image generated for a page's placeholder (contract §11)",
+        parameters=[ID_PARAMETER, OpenApiParameter("name", OpenApiTypes.STR, "path")],
+        responses={(200, "image/png"): OpenApiResponse(OpenApiTypes.BINARY), **ERRORS},
+    )
+    def get(self, request, generation_id, name):
+        generation_id = selectors.parse_generation_id(generation_id)
+        try:
+            return placeholder_images.image_response(Path(settings.MEDIA_ROOT), generation_id, name)
+        except Http404:
+            raise AppError(NOT_FOUND, "No such image.") from None
+
+
+def _stored_png(name: str, missing: str) -> FileResponse:
+    if not default_storage.exists(name):
+        raise AppError(NOT_FOUND, missing)
+    response = FileResponse(default_storage.open(name, "rb"), content_type="image/png")
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "private, no-cache"  # a retry renders again under the same name
+    return response
 
 
 class ModelStatsView(ApiView):
@@ -231,8 +308,17 @@ class HealthView(ApiView):
                 "channel_layer": "ok",
                 # The last `GET /v1/models` listing, fetched in the background (never here).
                 "models": model_status.status.health(),
+                # Server renders (contract §9): "ready", "idle" (starts on first use), "off",
+                # or "unavailable: <why>" — generations still run and save without it.
+                "renderer": _renderer_status(),
             }
         )
+
+
+def _renderer_status() -> str:
+    if not settings.CLONEGEN_RENDERS:
+        return "off"
+    return shared_browser().status()
 
 
 class SchemaView(SpectacularAPIView):
