@@ -14,6 +14,7 @@ import {
   ACTIVE_GENERATION as ACTIVE,
   ENDED_VARIANT,
   LIMITS,
+  RENDERS,
   RETRYABLE_GENERATION as RETRYABLE,
   STACK_LABELS,
 } from "./vocabulary.js";
@@ -322,8 +323,7 @@ function applyPostProcessing(panel, v) {
 
 function awaitingPostProcessing() {
   return [...state.panels.values()].some((panel) => panel.status === "completed" && (
-    panel.renderStatus === "pending"
-    || (panel.renderStatus === "done" && !panel.score)
+    (RENDERS && panel.renderStatus === "pending" && !panel.renderGaveUp)
     || (state.imagesAsked && !panel.imagesSettled)
   ));
 }
@@ -341,7 +341,13 @@ function stopFollowing() {
 }
 
 async function pollPostProcessing() {
-  if (!awaitingPostProcessing() || performance.now() > follow.until) {
+  if (performance.now() > follow.until) {
+    // Nothing came in time (a busy server, or a record older than renders): say so, stop.
+    for (const panel of state.panels.values()) panel.giveUpRender();
+    stopFollowing();
+    return;
+  }
+  if (!awaitingPostProcessing()) {
     stopFollowing();
     return;
   }

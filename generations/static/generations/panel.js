@@ -6,7 +6,7 @@
 import { CompareView } from "./compare.js";
 import { ScoreBadge } from "./scores.js";
 import { showHighlighted } from "./syntax.js";
-import { ACTIVE_VARIANT, ERROR_HINTS, VARIANT_STATUS_LABELS } from "./vocabulary.js";
+import { ACTIVE_VARIANT, ERROR_HINTS, RENDERS, VARIANT_STATUS_LABELS } from "./vocabulary.js";
 
 // "restarting" is the page's own state between a `variant.restarted` frame and the next chunk;
 // the server's variant is `streaming` throughout.
@@ -309,6 +309,7 @@ export class VariantPanel {
   /** The server's render and score of this variant, as the API and the frames give them. */
   setScore({ renderStatus, renderError, score, renderUrl }) {
     if (renderStatus !== undefined) this.renderStatus = renderStatus;
+    if (this.renderStatus !== "pending") this.renderGaveUp = false;
     if (renderError !== undefined) this.renderError = renderError ?? "";
     if (score !== undefined) this.score = score ?? null;
     if (renderUrl !== undefined) this.renderUrl = renderUrl ?? null;
@@ -330,6 +331,13 @@ export class VariantPanel {
     if (this.renderStatus !== "done" || !this.generationId) return null;
     return this.renderUrl
       ?? `/api/generations/${encodeURIComponent(this.generationId)}/variants/${this.index}/render.png`;
+  }
+
+  /** No render came while the page waited: the badge says so instead of "Rendering…". */
+  giveUpRender() {
+    if (this.status !== "completed" || this.renderStatus !== "pending") return;
+    this.renderGaveUp = true;
+    this.render();
   }
 
   setScreenshot(url) {
@@ -488,9 +496,11 @@ export class VariantPanel {
     if (view === "compare") {
       this.compare.setSources({ renderUrl, originalUrl: this.screenshotUrl });
     }
+    // A server that does not render leaves every render pending: no badge then.
+    const pendingForNothing = this.renderStatus === "pending" && !RENDERS;
     this.scoreBadge.show({
-      completed: this.status === "completed",
-      renderStatus: this.renderStatus,
+      completed: this.status === "completed" && !pendingForNothing,
+      renderStatus: this.renderGaveUp ? "late" : this.renderStatus,
       renderError: this.renderError,
       score: this.score,
     });

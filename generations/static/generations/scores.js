@@ -48,7 +48,8 @@ export class ScoreBadge {
     this.shown = null;
   }
 
-  /** Show `renderStatus` ("pending" | "done" | "failed") and `score` of a completed variant;
+  /** Show `renderStatus` ("pending" | "done" | "failed", or "late": no render came while the
+   * page waited) and `score` of a completed variant;
    * `completed` false hides the badge (nothing is rendered before the HTML is saved). */
   show({ completed, renderStatus, renderError, score }) {
     const key = JSON.stringify([completed, renderStatus, renderError, score]);
@@ -75,6 +76,11 @@ export class ScoreBadge {
       const reason = renderError || "unknown reason";
       this.summary.textContent = `Render failed: ${reason}`;
       this.summary.title = `The server could not render this page, so it has no score.\n${reason}`;
+      root.classList.add("no-parts");
+      root.open = false;
+    } else if (state === "late") {
+      this.summary.textContent = "Not scored yet";
+      this.summary.title = "No render arrived while this page waited; reload later to see it";
       root.classList.add("no-parts");
       root.open = false;
     } else {
