@@ -26,10 +26,10 @@ from generations import model_client, services, spool
 from generations.catalog import max_tokens_for
 from generations.extraction import extract_html, postprocess_html
 from generations.images import as_data_url
+from generations.messages import messages_for
 from generations.model_client import ModelCallError, ModelUnavailable, StreamBroken
 from generations.models import Generation, GenerationStatus, VariantStatus
 from generations.process import RUNNER_ID
-from generations.prompts import build_messages
 from generations.publisher import GroupPublisher, interval_factor
 from generations.tasks import tasks
 
@@ -397,11 +397,7 @@ class GenerationRunner:
         await run.publisher.look_for_remote_followers()
         generation, image_data_url = await _db(_load_generation, generation_id=run.id)
         run.messages = model_client.encode_messages(
-            build_messages(
-                stack=generation.stack,
-                image_data_url=image_data_url,
-                instructions=generation.instructions,
-            )
+            await _db(messages_for, generation=generation, image_data_url=image_data_url)
         )
         run.variants = {v.index: LiveVariant(index=v.index, chain=v.chain) for v in pending}
         return True

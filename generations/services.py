@@ -20,11 +20,12 @@ from generations.models import (
     ENDED_VARIANT_STATUSES,
     SETTLED_VARIANT_STATUSES,
     Generation,
+    GenerationKind,
     GenerationStatus,
     Variant,
     VariantStatus,
 )
-from generations.prompts import PROMPT_VERSION
+from generations.prompts import EDIT_PROMPT_VERSION, PROMPT_VERSION
 
 
 def generation_create(
@@ -35,20 +36,31 @@ def generation_create(
     variants: tuple[VariantSpec, ...],
     owner=None,
     client_key: str = "",
+    parent: Generation | None = None,
+    parent_index: int | None = None,
+    source_url: str = "",
 ) -> Generation:
-    """Store the screenshot; commit the generation (`started`) with its pending variants."""
+    """Store the screenshot; commit the generation (`started`) with its pending variants.
+
+    With `parent`, it is an edit of that generation's variant `parent_index`, in its lineage.
+    """
     generation = Generation(
         owner=owner,
         client_key=client_key,
         stack=stack,
         instructions=instructions,
-        prompt_version=PROMPT_VERSION,
+        prompt_version=EDIT_PROMPT_VERSION if parent else PROMPT_VERSION,
+        kind=GenerationKind.EDIT if parent else GenerationKind.CLONE,
+        parent=parent,
+        parent_index=parent_index,
+        source_url=source_url,
         screenshot_type=screenshot.mime_type,
         screenshot_bytes=len(screenshot.content),
         screenshot_width=screenshot.width,
         screenshot_height=screenshot.height,
         run_started_at=timezone.now(),  # a run's duration counts from creation or retry
     )
+    generation.root_id = parent.lineage_root_id if parent else generation.id
     generation.screenshot.save(
         f"screenshot.{screenshot.extension}", ContentFile(screenshot.content), save=False
     )
@@ -349,3 +361,15 @@ def _restore_screenshot(generation: Generation, content: bytes) -> None:
     if field.storage.exists(wanted):
         field.storage.delete(wanted)
     field.save(basename, ContentFile(content), save=False)
+
+
+def ensure_deletable(*, generation: Generation) -> None:
+    """Refuse (409 conflict) to delete a generation that later versions were made from: they
+    need its lineage (docs/decisions.md, "Lineage"). The delete service calls this first."""
+    children = generation.children.count()
+    if children:
+        versions = "version" if children == 1 else "versions"
+        raise AppError(
+            CONFLICT,
+            f"This generation has {children} later {versions}; delete those first.",
+        )

@@ -22,6 +22,7 @@ from generations.api.parsers import LimitedJSONParser
 from generations.api.serializers import (
     ERROR_ENVELOPE,
     ChooseRequestSerializer,
+    EditRequestSerializer,
     GenerateRequestSerializer,
     GenerationSerializer,
     HealthSerializer,
@@ -116,6 +117,19 @@ class GenerationDetailView(ApiView):
         return ok(
             generation_data(selectors.generation_get(generation_id, Requester.of_request(request)))
         )
+
+
+class GenerationEditView(ApiView):
+    @extend_schema(
+        summary="Edit a completed variant: a new generation in the lineage (contract §8)",
+        request=EditRequestSerializer,
+        parameters=[ID_PARAMETER],
+        responses={202: GENERATION_ENVELOPE, **ERRORS},
+    )
+    def post(self, request, generation_id):
+        generation = actions.create_edit(generation_id, request.data, Requester.of_request(request))
+        async_to_sync(actions.start_generation)(generation)
+        return ok(generation_data(generation), status=202)
 
 
 class GenerationRetryView(ApiView):
