@@ -120,8 +120,11 @@ class Generation(models.Model):
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="children"
     )
     parent_index = models.PositiveSmallIntegerField(null=True, blank=True)
+    # DO_NOTHING: a root refers to itself, and PROTECT would refuse to delete even a lone one.
+    # `parent`'s PROTECT already keeps a root with descendants (they descend through its
+    # children), and the database's own foreign key backs it.
     root = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="descendants"
+        "self", null=True, blank=True, on_delete=models.DO_NOTHING, related_name="descendants"
     )
     # The page the screenshot was captured from (contract §10); "" for an uploaded one.
     source_url = models.CharField(max_length=2048, blank=True)
