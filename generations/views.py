@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_safe
 
-from generations import model_status, selectors
+from generations import lineage, model_status, selectors
 from generations.access import Requester
 from generations.errors import AppError
 from generations.model_client import is_demo_mode
@@ -99,6 +99,7 @@ def generation_page(request, generation_id):
             "page": "generation",
             "generation": generation,
             "generation_data": _page_data(generation),
+            "lineage": lineage.page_data(generation, Requester.of_request(request)),
         },
     )
 
@@ -106,10 +107,11 @@ def generation_page(request, generation_id):
 @require_safe
 def history(request):
     """Past generations, newest first."""
-    paginator = Paginator(
-        selectors.generation_list(Requester.of_request(request)), HISTORY_PAGE_SIZE
-    )
+    requester = Requester.of_request(request)
+    # Grouped by lineage: each root once, its later versions listed under it.
+    paginator = Paginator(lineage.roots(selectors.generation_list(requester)), HISTORY_PAGE_SIZE)
     page = paginator.get_page(request.GET.get("page"))
+    versions = lineage.later_versions([g.id for g in page.object_list], requester)
     return render(
         request,
         "generations/history.html",
@@ -117,7 +119,10 @@ def history(request):
             **_base_context(),
             "page": "history",
             "page_obj": page,
-            "rows": [_history_row(generation) for generation in page.object_list],
+            "rows": [
+                {**_history_row(generation), "versions": versions.get(str(generation.id), [])}
+                for generation in page.object_list
+            ],
         },
     )
 
