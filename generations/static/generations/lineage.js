@@ -48,8 +48,13 @@ function describeError(error) {
 
 // ---- Edit a finished variant ------------------------------------------------------
 
-const lineage = $("lineage");
-const generationId = lineage?.dataset.generationId;
+const GENERATION_PATH = /^\/g\/([0-9a-f-]{36})\/?$/;
+
+/** The generation this page shows: from the server's lineage card, else from the address
+ *  (a generation started on this page moves the address to /g/<id> without a reload). */
+function currentGenerationId() {
+  return $("lineage")?.dataset.generationId ?? GENERATION_PATH.exec(location.pathname)?.[1];
+}
 
 function editBox(panel) {
   const index = Number(panel.dataset.index);
@@ -85,7 +90,12 @@ function editBox(panel) {
     note.textContent = "Starting the edit…";
     try {
       openGeneration(
-        await startGeneration({ type: "edit", generation_id: generationId, index, instructions }),
+        await startGeneration({
+          type: "edit",
+          generation_id: currentGenerationId(),
+          index,
+          instructions,
+        }),
       );
     } catch (error) {
       note.textContent = describeError(error);
@@ -118,8 +128,10 @@ function equip(panel) {
 }
 
 const panels = $("panels");
-if (generationId && panels) {
-  const equipAll = () => panels.querySelectorAll("article[data-index]").forEach(equip);
+if (panels) {
+  const equipAll = () => {
+    if (currentGenerationId()) panels.querySelectorAll("article[data-index]").forEach(equip);
+  };
   new MutationObserver(equipAll).observe(panels, {
     childList: true,
     subtree: true,
@@ -142,7 +154,7 @@ rerun?.addEventListener("submit", async (event) => {
     openGeneration(
       await startGeneration({
         type: "generate",
-        screenshot_of: generationId,
+        screenshot_of: currentGenerationId(),
         instructions: $("rerun-instructions").value.trim(),
         stack: $("rerun-stack").value,
       }),
