@@ -51,6 +51,7 @@ def test_edit_a_variant_follow_it_live_and_walk_back_to_the_parent(
     expect(chain.nth(0)).to_contain_text(f"Original {parent_id[:8]}")
     expect(chain.nth(1)).to_contain_text("This version")
     expect(chain.nth(1)).to_contain_text("edit of variant 2: “make the header blue”")
+    expect(chain.nth(1).locator(".badge")).to_have_text("completed")  # kept in step, live
     edit = stored_generation(server, edit_id)
     assert (edit["kind"], edit["parent"], edit["root_id"]) == (
         "edit",

@@ -201,3 +201,18 @@ if (form && urlField) {
     true,
   );
 }
+
+// ---- Keep this version's badge in step with the page's own status ------------------
+
+const overall = $("overall");
+const currentBadge = document.querySelector('#lineage-chain li[aria-current="page"] .badge');
+if (overall && currentBadge) {
+  const mirror = () => {
+    const status = overall.dataset.status;
+    if (!status) return;
+    currentBadge.dataset.status = status;
+    currentBadge.textContent = status;
+  };
+  new MutationObserver(mirror).observe(overall, { attributes: true, attributeFilter: ["data-status"] });
+  mirror();
+}
