@@ -131,7 +131,7 @@ class GenerationAdmin(ReadOnlyMixin, admin.ModelAdmin):
         "total_cost",
         "thumbnail",
     ]
-    list_filter = ["status", ModelUsedFilter, "created_at"]
+    list_filter = ["status", "kind", ModelUsedFilter, "created_at"]
     search_fields = ["id"]
     date_hierarchy = "created_at"
     list_per_page = 50
@@ -147,6 +147,11 @@ class GenerationAdmin(ReadOnlyMixin, admin.ModelAdmin):
         "client_key",
         "stack",
         "instructions",
+        "kind",
+        "parent",
+        "parent_index",
+        "root",
+        "source_url",
         "prompt_version",
         "screenshot_name",
         "screenshot_type",

@@ -371,3 +371,110 @@ def test_importing_a_child_before_its_parent_says_which_is_missing():
     root.delete()
     with pytest.raises(transfer.TransferError, match=f"line 1: .*{root_id}.*not stored"):
         transfer.import_lines(reversed(lines))
+
+
+# ------------------------------------------------------------------------------- who may, retries
+
+
+def _edit_of(parent, index: int = 0, instructions: str = "x", **fields) -> Generation:
+    return services.generation_create(
+        screenshot=_screenshot(),
+        instructions=instructions,
+        stack="html_tailwind",
+        variants=(),
+        parent=parent,
+        parent_index=index,
+        **fields,
+    )
+
+
+async def test_someone_elses_generation_can_be_neither_edited_nor_rerun(settings):
+    from django.contrib.auth.models import User
+    from django.test import AsyncClient
+
+    settings.CLONEGEN_REQUIRE_LOGIN = True
+    owner, other = (
+        await User.objects.acreate(username="ada"),
+        await User.objects.acreate(username="bob"),
+    )
+    theirs = await create()
+    await Generation.objects.filter(id=theirs.id).aupdate(owner=owner)
+    client = AsyncClient()
+    await client.aforce_login(other)
+    edit = await post_json(
+        client, f"/api/generations/{theirs.id}/edits", {"index": 0, "instructions": "x"}
+    )
+    assert error_code(edit, 404) == "not_found"
+    rerun = await post_json(client, "/api/generations", {"screenshot_of": str(theirs.id)})
+    assert error_code(rerun, 404) == "not_found"
+    await client.aforce_login(owner)
+    mine = await post_json(client, "/api/generations", {"screenshot_of": str(theirs.id)})
+    assert mine.status_code == 202
+
+
+async def test_a_retried_edit_asks_with_the_edit_prompt_again(async_client, live_models, connect):
+    from generations.standin import Fault
+
+    parent = await create()
+    live_models.add_fault("gpt-4.1-2025-04-14", Fault(status=400))  # final: no retry inside
+    edit = data_of(
+        await post_json(
+            async_client,
+            f"/api/generations/{parent.id}/edits",
+            {"index": 0, "instructions": "rounder corners"},
+        ),
+        202,
+    )
+    assert await follow_to_the_end(connect, edit["id"]) == "partial"
+    live_models.requests.clear()
+    retried = await async_client.post(f"/api/generations/{edit['id']}/retry")
+    assert retried.status_code == 202
+    assert await follow_to_the_end(connect, edit["id"]) == "completed"
+    (again,) = live_models.requests
+    assert again["messages"][0]["content"] == EDIT_SYSTEM_PROMPTS["html_tailwind"]
+    assert again["messages"][1]["content"][1]["text"].endswith("rounder corners")
+
+
+# ------------------------------------------------------------------------------- the pages
+
+
+def test_a_generation_page_shows_its_lineage(client):
+    root = make_generation()
+    edit = _edit_of(root, 1, "make the header blue")
+    later = _edit_of(edit, 0, "and the footer")
+
+    page = client.get(f"/g/{edit.id}").content.decode()
+    assert f'href="/g/{root.id}"' in page
+    assert "edit of variant 2: “make the header blue”" in page
+    assert f'href="/g/{later.id}"' in page  # made from this version
+    assert "from variant 1: “and the footer”" in page
+
+    root_page = client.get(f"/g/{root.id}").content.decode()
+    assert "the first clone" in root_page
+    assert f'href="/g/{edit.id}"' in root_page
+    assert f'href="/g/{later.id}"' not in root_page  # a grandchild is reached through its parent
+
+
+def test_a_captured_page_says_where_it_came_from_and_when_it_was_cut(client, settings):
+    settings.CLONEGEN_URL_MAX_PAGE_HEIGHT = 4096
+    whole = make_generation(source_url="https://example.com/short", screenshot_height=900)
+    cut = make_generation(source_url="https://example.com/long", screenshot_height=4096)
+    whole_page = client.get(f"/g/{whole.id}").content.decode()
+    assert "Captured from" in whole_page
+    assert 'id="capture-cut"' not in whole_page
+    cut_page = client.get(f"/g/{cut.id}").content.decode()
+    assert 'id="capture-cut"' in cut_page
+    assert "at least 4096 px tall" in cut_page
+
+
+def test_the_history_groups_a_lineage_under_its_root(client):
+    root = make_generation()
+    edit = _edit_of(root, 2, "make the header blue")
+    alone = make_generation()
+
+    page = client.get("/history").content.decode()
+    assert page.count('class="history-item card"') == 2  # the two roots
+    assert f'data-id="{root.id}"' in page
+    assert f'data-id="{alone.id}"' in page
+    assert f'<li data-id="{edit.id}"><a href="/g/{edit.id}">' in page
+    assert "edit of variant 3: “make the header blue”" in page
