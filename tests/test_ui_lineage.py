@@ -74,3 +74,34 @@ def test_edit_a_variant_follow_it_live_and_walk_back_to_the_parent(
     children.get_by_role("link").click()
     page.wait_for_url(f"**/g/{edit_id}")
     assert_no_console_errors(page)
+
+
+@pytest.mark.e2e
+def test_clone_a_page_by_its_address(daphne, standin, open_page):
+    """The form takes an address instead of a screenshot: clonegen's own history page, on
+    loopback, with the private flag on (a test-only setting)."""
+    server = daphne(DJANGO_HTTPS="0", CLONEGEN_URL_ALLOW_PRIVATE="1")
+    page = open_page(server.base_url, "/")
+    address = f"{server.base_url}/history"
+    page.get_by_label("…or a page's address").fill(address)
+    page.click("#generate")
+    page.wait_for_url("**/g/*")
+    generation_id = page.url.rsplit("/", 1)[-1]
+    expect(page.locator("#lineage-source")).to_contain_text(f"Captured from {address}")
+    expect(page.locator("#source-info")).to_contain_text("1280 \N{MULTIPLICATION SIGN}")
+    page.wait_for_function(COMPLETED_PANELS, arg=4)
+    stored = stored_generation(server, generation_id)
+    assert stored["source_url"] == address
+    save_screenshot(page, "lineage-url.png")
+    assert_no_console_errors(page)
+
+
+@pytest.mark.e2e
+def test_a_forbidden_address_is_refused_on_the_form(daphne, open_page):
+    server = serve(daphne)  # the private flag off: loopback is refused
+    page = open_page(server.base_url, "/")
+    page.get_by_label("…or a page's address").fill(f"{server.base_url}/history")
+    page.click("#generate")
+    expect(page.locator("#message")).to_contain_text("url_forbidden")
+    expect(page.locator("#generate")).to_be_enabled()
+    assert page.url == f"{server.base_url}/"
