@@ -16,7 +16,7 @@ from django.db import transaction
 from generations import access, control, selectors, services, sources, url_capture
 from generations.access import Requester
 from generations.catalog import configured_variants
-from generations.errors import CONFLICT, INVALID_FIELD, SHUTTING_DOWN, AppError
+from generations.errors import CONFLICT, INVALID_FIELD, SHUTTING_DOWN, URL_FORBIDDEN, AppError
 from generations.images import Screenshot, decode_screenshot
 from generations.models import Generation, GenerationStatus, Stack, VariantStatus
 from generations.process import RUNNER_ID
@@ -61,7 +61,10 @@ def parse_generate_request(payload: dict) -> GenerateRequest:
         raise AppError(INVALID_FIELD, f"`stack` must be one of {', '.join(Stack.values)}.")
     request = GenerateRequest(instructions=instructions, stack=stack)
     if source == "url":
-        return replace(request, url=validate_url(payload["url"]).url)
+        url = validate_url(payload["url"]).url
+        if not settings.CLONEGEN_URL_CAPTURE:
+            raise AppError(URL_FORBIDDEN, "This server does not capture pages by URL.")
+        return replace(request, url=url)
     if source == "screenshot_of":
         return replace(request, screenshot_of=parse_generation_id(payload["screenshot_of"]))
     screenshot = decode_screenshot(payload["image"], max_bytes=_max_image_bytes())

@@ -150,3 +150,12 @@ def test_a_capture_over_the_size_limit_is_re_encoded_not_refused():
     assert (shot.width, shot.height) == (original.width, original.height)
     small = png_bytes()
     assert screenshot_from_capture(small, max_bytes=limit).content == small  # kept as it was
+
+
+async def test_captures_switched_off_refuse_every_url(async_client, settings):
+    settings.CLONEGEN_URL_CAPTURE = False
+    settings.CLONEGEN_URL_ALLOW_PRIVATE = True
+    async with serve({"/": green_page}) as site:
+        refused = await post_json(async_client, {"url": f"{site.base}/"})
+    assert error_code(refused, 400) == "url_forbidden"
+    assert site.requests == []
