@@ -37,6 +37,8 @@ def test_edit_a_variant_follow_it_live_and_walk_back_to_the_parent(
     panel = page.locator('.panel[data-index="1"]')
     panel.get_by_role("button", name="Edit").click()
     panel.get_by_label("What should change in variant 2?").fill("make the header blue")
+    panel.scroll_into_view_if_needed()
+    save_screenshot(page, "lineage-edit-box.png")
     panel.get_by_role("button", name="Make this change").click()
     page.wait_for_url(re.compile(r"/g/(?!" + parent_id + r")[0-9a-f-]+$"))
     edit_id = page.url.rsplit("/", 1)[-1]
