@@ -478,3 +478,19 @@ def test_the_history_groups_a_lineage_under_its_root(client):
     assert f'data-id="{alone.id}"' in page
     assert f'<li data-id="{edit.id}"><a href="/g/{edit.id}">' in page
     assert "edit of variant 3: “make the header blue”" in page
+
+
+def test_the_schema_documents_edits_sources_and_the_lineage(client):
+    schema = client.get("/api/schema?format=json").json()
+    paths = schema["paths"]
+    edits = next(
+        path for path in paths if path.startswith("/api/generations/{generation_id}/edits")
+    )
+    assert "202" in paths[edits]["post"]["responses"]
+    listing = next(path for path in paths if path.rstrip("/") == "/api/generations")
+    assert "root" in {p["name"] for p in paths[listing]["get"]["parameters"]}
+    components = schema["components"]["schemas"]
+    assert {"image", "url", "screenshot_of"} <= set(components["GenerateRequest"]["properties"])
+    assert {"index", "instructions"} <= set(components["EditRequest"]["properties"])
+    generation = components["Generation"]["properties"]
+    assert {"kind", "parent", "root_id", "source_url"} <= set(generation)
