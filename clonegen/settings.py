@@ -291,6 +291,8 @@ CLONEGEN_BACKGROUND_SERVICES = env_flag("CLONEGEN_BACKGROUND_SERVICES", True)
 # Clone from a URL (contract §10). Private, loopback and reserved addresses are refused unless
 # this is on (tests, and deployments that clone pages of their own network).
 CLONEGEN_URL_ALLOW_PRIVATE = env_flag("CLONEGEN_URL_ALLOW_PRIVATE", False)
+# Off: no page is ever fetched by URL (url_forbidden), for deployments that must not reach out.
+CLONEGEN_URL_CAPTURE = env_flag("CLONEGEN_URL_CAPTURE", True)
 CLONEGEN_URL_TIMEOUT_SECONDS = float(os.environ.get("CLONEGEN_URL_TIMEOUT_SECONDS", "20"))
 # Taller pages are cut here: models see a long capture shrunk to 2048 px high, where text of a
 # 4096 px page is still readable at half size.

@@ -1,33 +1,38 @@
-"""What a client can ask for — generate, retry, cancel, choose, delete — for the socket and REST
-alike.
+"""What a client can ask for — generate, edit, retry, cancel, choose, delete — for the socket
+and REST alike.
 
 The edges hand over the client's JSON; this module validates it, calls the services and the
 runner, and returns the stored generation. Nothing here knows whether a socket or HTTP asked.
 """
 
 import logging
-from dataclasses import dataclass
+import uuid
+from dataclasses import dataclass, replace
 
+from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
 from django.conf import settings
 from django.db import transaction
 
 from demo.mode import is_demo_mode
-from generations import access, control, selectors, services, thumbnails
+from generations import access, control, selectors, services, sources, thumbnails, url_capture
 from generations.access import Requester
 from generations.catalog import configured_variants
 from generations.decoding import off_shared_thread
-from generations.errors import CONFLICT, INVALID_FIELD, SHUTTING_DOWN, AppError
+from generations.errors import CONFLICT, INVALID_FIELD, SHUTTING_DOWN, URL_FORBIDDEN, AppError
 from generations.images import Screenshot, decode_screenshot
 from generations.models import (
     RETRYABLE_GENERATION_STATUSES,
     Generation,
     GenerationStatus,
     Stack,
+    VariantStatus,
 )
 from generations.process import RUNNER_ID
 from generations.publisher import GroupPublisher
 from generations.runner import runner
+from generations.selectors import parse_generation_id
+from generations.url_guard import validate_url
 
 logger = logging.getLogger(__name__)
 
@@ -44,19 +49,54 @@ CANCELLABLE_STATUSES = (
 
 @dataclass(frozen=True)
 class GenerateRequest:
-    screenshot: Screenshot
+    """A validated `generate`: exactly one of `screenshot` (decoded), `url` (to capture) and
+    `screenshot_of` (a generation whose stored screenshot to reuse) is set."""
+
     instructions: str
     stack: str
+    screenshot: Screenshot | None = None
+    url: str | None = None
+    screenshot_of: uuid.UUID | None = None
+    source_url: str = ""
     images: bool = False
+    # Made from the screenshot before the transaction (a big one takes a while to scale, and on
+    # SQLite the transaction holds the write lock).
+    thumbnail: bytes | None = None
 
 
 def parse_generate_request(payload: dict) -> GenerateRequest:
-    """Validate a `generate` message or POST body; raise AppError with the contract's code."""
-    if "image" not in payload:
-        raise AppError(INVALID_FIELD, "`image` is required: a data URL of a PNG, JPEG or WebP.")
-    instructions = payload.get("instructions", "")
-    if instructions is None:
-        instructions = ""
+    """Validate a `generate` message or POST body; raise AppError with the contract's code.
+
+    Nothing is fetched or read from storage here: a URL is only parsed (invalid_url)."""
+    source = sources.source_field(payload)
+    instructions = _instructions(payload.get("instructions", ""))
+    stack = payload.get("stack", Stack.HTML_TAILWIND)
+    if stack is None:
+        stack = Stack.HTML_TAILWIND
+    if not isinstance(stack, str) or stack not in Stack.values:
+        raise AppError(INVALID_FIELD, f"`stack` must be one of {', '.join(Stack.values)}.")
+    request = GenerateRequest(
+        instructions=instructions, stack=stack, images=_images_flag(payload.get("images"))
+    )
+    if source == "url":
+        url = validate_url(payload["url"]).url
+        if not settings.CLONEGEN_URL_CAPTURE:
+            raise AppError(URL_FORBIDDEN, "This server does not capture pages by URL.")
+        return replace(request, url=url)
+    if source == "screenshot_of":
+        return replace(request, screenshot_of=parse_generation_id(payload["screenshot_of"]))
+    screenshot = decode_screenshot(payload["image"], max_bytes=_max_image_bytes())
+    return _with_screenshot(request, screenshot)
+
+
+def _with_screenshot(request: GenerateRequest, screenshot: Screenshot, **fields) -> GenerateRequest:
+    return replace(
+        request, screenshot=screenshot, thumbnail=_thumbnail_or_none(screenshot), **fields
+    )
+
+
+def _instructions(raw: object) -> str:
+    instructions = "" if raw is None else raw
     if not isinstance(instructions, str):
         raise AppError(INVALID_FIELD, "`instructions` must be text.")
     if len(instructions) > MAX_INSTRUCTIONS_CHARS:
@@ -66,50 +106,66 @@ def parse_generate_request(payload: dict) -> GenerateRequest:
             f"The instructions are {len(instructions)} characters long; the limit is"
             f" {MAX_INSTRUCTIONS_CHARS}. Shorten them and try again.",
         )
-    stack = payload.get("stack", Stack.HTML_TAILWIND)
-    if stack is None:
-        stack = Stack.HTML_TAILWIND
-    if not isinstance(stack, str) or stack not in Stack.values:
-        raise AppError(INVALID_FIELD, f"`stack` must be one of {', '.join(Stack.values)}.")
-    images = payload.get("images")
-    if images is None:
-        images = settings.CLONEGEN_IMAGES
-    if not isinstance(images, bool):
+    return instructions
+
+
+def _images_flag(raw: object) -> bool:
+    if raw is None:
+        return settings.CLONEGEN_IMAGES
+    if not isinstance(raw, bool):
         raise AppError(INVALID_FIELD, "`images` must be true or false.")
-    screenshot = decode_screenshot(
-        payload["image"], max_bytes=settings.CLONEGEN_MAX_IMAGE_MB * 1024 * 1024
-    )
-    return GenerateRequest(
-        screenshot=screenshot, instructions=instructions, stack=stack, images=images
-    )
+    return raw
+
+
+def _max_image_bytes() -> int:
+    return settings.CLONEGEN_MAX_IMAGE_MB * 1024 * 1024
 
 
 def create_generation(payload: dict, requester: Requester) -> Generation:
-    """Validate the request and commit a new generation (status `started`); return it stored."""
+    """Validate the request and commit a new generation (status `started`); return it stored.
+
+    Synchronous callers only (a URL's capture runs on the event loop meanwhile)."""
+    return async_to_sync(new_generation)(payload, requester)
+
+
+async def new_generation(payload: dict, requester: Requester) -> Generation:
+    """`create_generation` for async callers; a URL is captured without holding a thread."""
+    return await generation_from_request(await parse_request(payload, requester), requester)
+
+
+async def parse_request(payload: dict, requester: Requester) -> GenerateRequest:
+    """The checks that need no database, then the parse (off the event loop: an image is
+    decoded there)."""
     _refuse_while_draining()
     access.require_login(requester)
-    return _store_generation(*_parsed_with_thumbnail(payload), requester)
+    # On the decoding pool: a large screenshot never holds up the thread every socket's
+    # database calls share, and at most a few decode at once.
+    return await off_shared_thread(parse_generate_request, payload)
 
 
-async def acreate_generation(payload: dict, requester: Requester) -> Generation:
-    """`create_generation` for async callers: the screenshot is decoded on its own pool, so a
-    large one never holds up the thread every socket's database calls share."""
-    _refuse_while_draining()
-    access.require_login(requester)
-    request, thumbnail = await off_shared_thread(_parsed_with_thumbnail, payload)
-    return await database_sync_to_async(_store_generation)(request, thumbnail, requester)
+async def generation_from_request(request: GenerateRequest, requester: Requester) -> Generation:
+    """Capture the URL's page if the request names one, then commit the generation.
+
+    The rate limit is checked before a capture, so a refused user never takes a capture slot,
+    and again when the generation is stored."""
+    if request.url is not None:
+        await database_sync_to_async(access.check_rate_limit)(requester)
+        capture = await url_capture.capture_url(request.url)
+        screenshot = await off_shared_thread(
+            sources.screenshot_from_capture, capture.png, max_bytes=_max_image_bytes()
+        )
+        request = await off_shared_thread(
+            _with_screenshot, request, screenshot, source_url=request.url
+        )
+    return await database_sync_to_async(_store_generation)(request, requester)
 
 
-def _parsed_with_thumbnail(payload: dict) -> tuple[GenerateRequest, bytes | None]:
-    request = parse_generate_request(payload)
-    # Before the transaction: a big screenshot takes a while to scale, and on SQLite the
-    # transaction holds the database's write lock.
-    return request, _thumbnail_or_none(request.screenshot)
-
-
-def _store_generation(
-    request: GenerateRequest, thumbnail: bytes | None, requester: Requester
-) -> Generation:
+def _store_generation(request: GenerateRequest, requester: Requester) -> Generation:
+    if request.screenshot_of is not None:
+        original = selectors.generation_get(request.screenshot_of, requester)
+        request = _with_screenshot(
+            request, sources.stored_screenshot(original), source_url=original.source_url
+        )
     # One transaction: on SQLite (IMMEDIATE) concurrent requests queue here, so the rate
     # limit's count cannot be overtaken by a parallel insert.
     with transaction.atomic():
@@ -123,7 +179,43 @@ def _store_generation(
             client_key=requester.client_key,
             demo=is_demo_mode(),
             images=request.images,
-            thumbnail=thumbnail,
+            thumbnail=request.thumbnail,
+            source_url=request.source_url,
+        )
+    return selectors.generation_get(generation.id)
+
+
+def create_edit(generation_id, payload: dict, requester: Requester) -> Generation:
+    """Commit an edit (contract §8) of the parent's completed variant `payload["index"]`, with
+    `payload["instructions"]`; it reuses the parent's screenshot and stack."""
+    _refuse_while_draining()
+    parent = selectors.generation_get(generation_id, requester)
+    index = payload.get("index")
+    indexes = [variant.index for variant in parent.variants.all()]
+    if not isinstance(index, int) or isinstance(index, bool) or index not in indexes:
+        raise AppError(INVALID_FIELD, f"`index` must be one of {indexes}.")
+    instructions = _instructions(payload.get("instructions"))
+    if not instructions.strip():
+        raise AppError(INVALID_FIELD, "`instructions` must say what to change.")
+    variant = next(v for v in parent.variants.all() if v.index == index)
+    if variant.status != VariantStatus.COMPLETED:
+        raise AppError(CONFLICT, f"Variant {index} is {variant.status}; only a completed one.")
+    screenshot = sources.stored_screenshot(parent)
+    with transaction.atomic():
+        access.check_rate_limit(requester)
+        generation = services.generation_create(
+            screenshot=screenshot,
+            instructions=instructions,
+            stack=parent.stack,
+            variants=configured_variants(),
+            owner=requester.user,
+            client_key=requester.client_key,
+            demo=is_demo_mode(),
+            images=parent.images,
+            thumbnail=_thumbnail_or_none(screenshot),
+            parent=parent,
+            parent_index=index,
+            source_url=parent.source_url,
         )
     return selectors.generation_get(generation.id)
 
@@ -139,7 +231,8 @@ def _thumbnail_or_none(screenshot: Screenshot) -> bytes | None:
 
 
 def delete_generation(generation_id, requester: Requester) -> None:
-    """Delete a generation the requester may see, with its files; `conflict` while it runs."""
+    """Delete a generation the requester may see, with its files; `conflict` while it runs or
+    while later versions were made from it (docs/decisions.md, "Lineage")."""
     generation = selectors.generation_get(generation_id, requester)
     services.generation_delete(generation_id=generation.id)
 

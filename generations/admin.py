@@ -172,7 +172,7 @@ class GenerationAdmin(ReadOnlyMixin, admin.ModelAdmin):
         "total_cost",
     ]
     list_display_links = ["short_id"]
-    list_filter = ["status", "demo", ModelUsedFilter, "created_at"]
+    list_filter = ["status", "demo", "kind", ModelUsedFilter, "created_at"]
     search_fields = ["id"]
     date_hierarchy = "created_at"
     list_per_page = 50
@@ -186,6 +186,8 @@ class GenerationAdmin(ReadOnlyMixin, admin.ModelAdmin):
             {
                 "fields": [
                     ("id", "status", "demo"),
+                    ("kind", "parent", "parent_index", "root"),
+                    "source_url",
                     "screenshot_preview",
                     ("stack", "chosen_index", "total_cost"),
                     "instructions_folded",
@@ -222,6 +224,11 @@ class GenerationAdmin(ReadOnlyMixin, admin.ModelAdmin):
         "client_key",
         "stack",
         "instructions_folded",
+        "kind",
+        "parent",
+        "parent_index",
+        "root",
+        "source_url",
         "prompt_version",
         "screenshot_name",
         "screenshot_type",

@@ -309,7 +309,6 @@ class SharedBrowser:
         await popup.close()
 
 
-
 _shared = SharedBrowser()
 atexit.register(_shared.close)
 

@@ -91,13 +91,20 @@ class GenerationConsumer(AsyncWebsocketConsumer):
             await self.channel_layer.group_discard(group, self.channel_name)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        await self.answering_errors(self.handle(text_data))
+
+    async def handle(self, text_data: str | None) -> None:
+        message = _parse(text_data)
+        kind = message.get("type")
+        handler = self.handlers.get(kind) if isinstance(kind, str) else None
+        if handler is None:
+            raise AppError(UNKNOWN_TYPE, f"Unknown type {kind!r}."[:200])
+        await handler(self, message)
+
+    async def answering_errors(self, work) -> None:
+        """Await `work`; a refusal becomes this socket's `error` frame, the socket stays open."""
         try:
-            message = _parse(text_data)
-            kind = message.get("type")
-            handler = self.handlers.get(kind) if isinstance(kind, str) else None
-            if handler is None:
-                raise AppError(UNKNOWN_TYPE, f"Unknown type {kind!r}."[:200])
-            await handler(self, message)
+            await work
         except AppError as error:
             await self.send_frame({"type": "error", **error.as_dict()})
         except Exception:
@@ -105,10 +112,33 @@ class GenerationConsumer(AsyncWebsocketConsumer):
             await self.send_frame({"type": "error", **AppError(INTERNAL_ERROR).as_dict()})
 
     async def on_generate(self, message: dict) -> None:
-        generation = await actions.acreate_generation(message, self.requester)
-        await self.follow(generation.id)
-        await self.send_frame(generation_started_frame(generation))
-        await actions.start_generation(generation)
+        request = await actions.parse_request(message, self.requester)
+        if request.url is None:
+            await self.start(request)
+        else:
+            # A capture takes seconds, and a socket's frames are handled one at a time: it runs
+            # beside this handler, so the socket keeps answering (and forwarding) meanwhile.
+            tasks.spawn(self.answering_errors(self.start(request)), name="capture and generate")
+
+    async def start(self, request: actions.GenerateRequest) -> None:
+        await self.start_following(await actions.generation_from_request(request, self.requester))
+
+    async def on_edit(self, message: dict) -> None:
+        generation = await database_sync_to_async(actions.create_edit)(
+            parse_generation_id(message.get("generation_id")), message, self.requester
+        )
+        await self.start_following(generation)
+
+    async def start_following(self, generation) -> None:
+        """Follow a new generation, announce it (`generation.started`), hand it to the runner.
+
+        It runs even if the announcement fails (the socket closed during a capture, say): the
+        generation is committed, and closing a socket never stops one."""
+        try:
+            await self.follow(generation.id)
+            await self.send_frame(generation_started_frame(generation))
+        finally:
+            await actions.start_generation(generation)
 
     async def on_subscribe(self, message: dict) -> None:
         generation_id = parse_generation_id(message.get("generation_id"))
@@ -128,6 +158,7 @@ class GenerationConsumer(AsyncWebsocketConsumer):
 
     handlers = {
         "generate": on_generate,
+        "edit": on_edit,
         "subscribe": on_subscribe,
         "retry": on_retry,
         "cancel": on_cancel,

@@ -15,6 +15,6 @@ DECODE_THREADS = 2
 _pool = ThreadPoolExecutor(max_workers=DECODE_THREADS, thread_name_prefix="clonegen-decode")
 
 
-async def off_shared_thread(func: Callable, /, *args):
-    """Run `func(*args)` (it must not touch the database) on the decoding pool."""
-    return await sync_to_async(func, thread_sensitive=False, executor=_pool)(*args)
+async def off_shared_thread(func: Callable, /, *args, **kwargs):
+    """Run `func(*args, **kwargs)` (it must not touch the database) on the decoding pool."""
+    return await sync_to_async(func, thread_sensitive=False, executor=_pool)(*args, **kwargs)

@@ -76,6 +76,14 @@ RETRYABLE_GENERATION_STATUSES = (
 )
 
 
+class GenerationKind(models.TextChoices):
+    """A clone turns a screenshot into pages; an edit changes one completed variant of its
+    parent as the user asked (contract §8)."""
+
+    CLONE = "clone"
+    EDIT = "edit"
+
+
 class Stack(models.TextChoices):
     HTML_TAILWIND = "html_tailwind", "HTML + Tailwind"
     HTML_CSS = "html_css", "HTML + CSS"
@@ -124,6 +132,24 @@ class Generation(models.Model):
     run_started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    # The lineage (contract §8). `root` is the lineage's first generation, its own id for a
+    # root, so `?root=` is one indexed lookup. PROTECT: a parent that children point at (their
+    # prompt and screenshot came from it) cannot vanish under them (docs/decisions.md, Lineage).
+    kind = models.CharField(
+        max_length=8, choices=GenerationKind.choices, default=GenerationKind.CLONE
+    )
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="children"
+    )
+    parent_index = models.PositiveSmallIntegerField(null=True, blank=True)
+    # DO_NOTHING: a root refers to itself, and PROTECT would refuse to delete even a lone one.
+    # `parent`'s PROTECT already keeps a root with descendants (they descend through its
+    # children), and the database's own foreign key backs it.
+    root = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.DO_NOTHING, related_name="descendants"
+    )
+    # The page the screenshot was captured from (contract §10); "" for an uploaded one.
+    source_url = models.CharField(max_length=2048, blank=True)
     # Which process runs the generation and when it last said it was alive, so a restarted
     # server can tell work that died with its process from work another process still runs.
     runner_id = models.CharField(max_length=128, blank=True)
@@ -132,9 +158,23 @@ class Generation(models.Model):
     class Meta:
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["status", "heartbeat_at"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    models.Q(kind="clone", parent__isnull=True, parent_index__isnull=True)
+                    | models.Q(kind="edit", parent__isnull=False, parent_index__isnull=False)
+                ),
+                name="edit_has_parent_variant",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.id} ({self.status})"
+
+    @property
+    def lineage_root_id(self):
+        """The root of this generation's lineage (its own id for a root)."""
+        return self.root_id or self.id
 
     @property
     def total_cost_usd(self) -> Decimal | None:

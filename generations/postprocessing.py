@@ -96,7 +96,12 @@ class PostProcessor:
                 render_error=reason,
             )
             return
-        await on_sync_thread(renders.store_render, self.generation_id, index, evaluated.render)
+        await on_sync_thread(
+            renders.store_render,
+            generation_id=self.generation_id,
+            index=index,
+            render=evaluated.render,
+        )
         await on_sync_thread(
             services.variant_save_render,
             generation_id=self.generation_id,

@@ -17,7 +17,7 @@ def render_name(generation_id, index: int, *, thumbnail: bool = False) -> str:
     return f"{render_folder(generation_id)}/{int(index)}{suffix}.png"
 
 
-def store_render(generation_id, index: int, render: Render) -> None:
+def store_render(*, generation_id, index: int, render: Render) -> None:
     """Write the render and its thumbnail, replacing an earlier render of the same variant."""
     for thumbnail, content in ((False, render.png), (True, render.thumbnail)):
         name = render_name(generation_id, index, thumbnail=thumbnail)

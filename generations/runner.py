@@ -25,6 +25,7 @@ from generations.database import on_sync_thread, save_results_together
 from generations.extraction import extract_html, postprocess_html
 from generations.images import as_data_url
 from generations.live import LiveGeneration, LiveVariant
+from generations.messages import messages_for
 from generations.model_client import ModelCallError, ModelUnavailable, StreamBroken
 from generations.models import (
     ACTIVE_VARIANT_STATUSES,
@@ -34,7 +35,6 @@ from generations.models import (
     VariantStatus,
 )
 from generations.process import RUNNER_ID
-from generations.prompts import build_messages
 from generations.publisher import GroupPublisher
 from generations.relay import ChunkRelay
 from generations.tasks import tasks
@@ -162,10 +162,10 @@ class GenerationRunner:
         await run.publisher.look_for_remote_followers()
         generation, screenshot = await on_sync_thread(_load_generation, generation_id=run.id)
         run.messages = model_client.encode_messages(
-            build_messages(
-                stack=generation.stack,
+            await on_sync_thread(
+                messages_for,
+                generation=generation,
                 image_data_url=as_data_url(screenshot, generation.screenshot_type),
-                instructions=generation.instructions,
             )
         )
         run.after_save = postprocessing.for_run(

@@ -24,13 +24,14 @@ from generations.models import (
     ENDED_VARIANT_STATUSES,
     SETTLED_VARIANT_STATUSES,
     Generation,
+    GenerationKind,
     GenerationStatus,
     RenderStatus,
     Variant,
     VariantErrorCode,
     VariantStatus,
 )
-from generations.prompts import PROMPT_VERSION
+from generations.prompts import EDIT_PROMPT_VERSION, PROMPT_VERSION
 from generations.redaction import redact
 
 
@@ -45,10 +46,15 @@ def generation_create(
     demo: bool = False,
     thumbnail: bytes | None = None,
     images: bool = False,
+    parent: Generation | None = None,
+    parent_index: int | None = None,
+    source_url: str = "",
 ) -> Generation:
     """Store the screenshot and its thumbnail (`thumbnails.make_thumbnail`; None leaves it to
     the first request); commit the generation (`started`) with its pending variants.
-    `demo`: made in demo mode, where the local stand-in answers."""
+    `demo`: made in demo mode, where the local stand-in answers. With `parent`, it is an edit
+    of that generation's variant `parent_index`, in its lineage.
+    """
     generation = Generation(
         owner=owner,
         client_key=client_key,
@@ -56,13 +62,18 @@ def generation_create(
         images=images,
         stack=stack,
         instructions=instructions,
-        prompt_version=PROMPT_VERSION,
+        prompt_version=EDIT_PROMPT_VERSION if parent else PROMPT_VERSION,
+        kind=GenerationKind.EDIT if parent else GenerationKind.CLONE,
+        parent=parent,
+        parent_index=parent_index,
+        source_url=source_url,
         screenshot_type=screenshot.mime_type,
         screenshot_bytes=len(screenshot.content),
         screenshot_width=screenshot.width,
         screenshot_height=screenshot.height,
         run_started_at=timezone.now(),  # a run's duration counts from creation or retry
     )
+    generation.root_id = parent.lineage_root_id if parent else generation.id
     generation.screenshot.save(
         f"screenshot.{screenshot.extension}", ContentFile(screenshot.content), save=False
     )
@@ -128,6 +139,7 @@ def generation_delete(*, generation_id) -> None:
             raise AppError(NOT_FOUND)
         if generation.status in ACTIVE_GENERATION_STATUSES:
             raise AppError(CONFLICT, "The generation is still running; cancel it first.")
+        ensure_deletable(generation=generation)
         names = files.generation_files(generation)
         generation.delete()
         # Only once the rows are gone for good: a rolled-back delete keeps its files.
@@ -476,3 +488,15 @@ def _restore_screenshot(generation: Generation, content: bytes) -> None:
     if field.storage.exists(wanted):
         field.storage.delete(wanted)
     field.save(basename, ContentFile(content), save=False)
+
+
+def ensure_deletable(*, generation: Generation) -> None:
+    """Refuse (409 conflict) to delete a generation that later versions were made from: they
+    need its lineage (docs/decisions.md, "Lineage"). The delete service calls this first."""
+    children = generation.children.count()
+    if children:
+        versions = "version" if children == 1 else "versions"
+        raise AppError(
+            CONFLICT,
+            f"This generation has {children} later {versions}; delete those first.",
+        )

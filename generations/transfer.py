@@ -52,6 +52,8 @@ EXPORT_ORDER = ("created_at", "id")
 GENERATION_SPECIAL = ("owner", "screenshot")
 # Derived from the screenshot, so neither written nor read.
 GENERATION_DERIVED = ("thumbnail",)
+# The lineage: generation ids, restored as ids (the export's order puts parents first).
+LINEAGE_FIELDS = ("parent", "root")
 VARIANT_SKIPPED = ("id", "generation")
 
 
@@ -258,9 +260,12 @@ def decode_record(
         raise ValueError("the generation has no `id`")  # idempotency rests on it
     generation = Generation(
         owner=owners.get(fields.get("owner")),
-        **_decode_fields(Generation, fields, skipped=GENERATION_SPECIAL + GENERATION_DERIVED),
+        **_decode_fields(
+            Generation, fields, skipped=GENERATION_SPECIAL + GENERATION_DERIVED + LINEAGE_FIELDS
+        ),
     )
     generation.screenshot.name = fields.get("screenshot", "")
+    _restore_lineage(generation, fields)
     variants = [
         Variant(generation=generation, **_decode_fields(Variant, variant, skipped=VARIANT_SKIPPED))
         for variant in _require(record, "variants", list)
@@ -274,6 +279,25 @@ def decode_record(
     screenshot = None if encoded is None else base64.b64decode(encoded, validate=True)
     check_record(generation, variants, screenshot)
     return generation, variants, screenshot
+
+
+def _restore_lineage(generation: Generation, fields: dict) -> None:
+    """Set `parent` and `root` from the record (a record from before lineages is its own root);
+    an ancestor must already be stored, as it is when the file keeps the export's order."""
+    for name in LINEAGE_FIELDS:
+        value = fields.get(name)
+        setattr(generation, f"{name}_id", None if value is None else uuid.UUID(str(value)))
+    if generation.root_id is None:
+        generation.root_id = generation.id
+    ancestors = {generation.parent_id, generation.root_id} - {None, generation.id}
+    missing = ancestors - set(
+        Generation.objects.filter(id__in=ancestors).values_list("id", flat=True)
+    )
+    if missing:
+        raise ValueError(
+            f"its lineage needs {', '.join(sorted(map(str, missing)))}, which is not stored: "
+            "import the lines of its parents first"
+        )
 
 
 def _require(record: dict, key: str, kind: type):

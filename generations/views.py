@@ -15,7 +15,7 @@ from django.views.decorators.http import require_safe
 
 from demo.mode import is_demo_mode
 from demo.pages import DEMO_NOTICE
-from generations import model_status, selectors, services, thumbnails
+from generations import lineage, model_status, selectors, services, thumbnails
 from generations.access import Requester
 from generations.actions import MAX_INSTRUCTIONS_CHARS
 from generations.errors import AppError
@@ -122,6 +122,7 @@ def generation_page(request, generation_id):
             "page": "generation",
             "generation": generation,
             "generation_data": _page_data(generation),
+            "lineage": lineage.page_data(generation, Requester.of_request(request)),
         },
     )
 
@@ -129,10 +130,13 @@ def generation_page(request, generation_id):
 @require_safe
 def history(request):
     """Past generations, newest first."""
+    requester = Requester.of_request(request)
+    # Grouped by lineage: each root once, its later versions listed under it.
     paginator = Paginator(
-        selectors.generation_summaries(Requester.of_request(request)), HISTORY_PAGE_SIZE
+        lineage.roots(selectors.generation_summaries(requester)), HISTORY_PAGE_SIZE
     )
     page = paginator.get_page(request.GET.get("page"))
+    versions = lineage.later_versions([g.id for g in page.object_list], requester)
     return render(
         request,
         "generations/history.html",
@@ -140,7 +144,10 @@ def history(request):
             **_base_context(),
             "page": "history",
             "page_obj": page,
-            "rows": [_history_row(generation) for generation in page.object_list],
+            "rows": [
+                {**_history_row(generation), "versions": versions.get(str(generation.id), [])}
+                for generation in page.object_list
+            ],
         },
     )
 

@@ -327,8 +327,7 @@ async def test_retry_and_cancel_unknown_and_malformed_ids(async_client, action):
 def _unknown_models() -> list[dict]:
     # Before the background fetch of GET /v1/models, every configured model is unknown.
     return [
-        {"model": model, "available": None, "shutdown_date": None}
-        for model in configured_models()
+        {"model": model, "available": None, "shutdown_date": None} for model in configured_models()
     ]
 
 

@@ -30,9 +30,7 @@ async def listed(monkeypatch, settings):
     model_status.status._listing = None  # the next test starts from "unknown"
 
 
-async def test_health_gives_each_configured_model_its_availability_and_date(
-    async_client, listed
-):
+async def test_health_gives_each_configured_model_its_availability_and_date(async_client, listed):
     response = await async_client.get("/api/health")
 
     assert response.json()["data"]["models"] == [

@@ -43,7 +43,7 @@ def test_other_attributes_and_the_rest_of_the_page_are_kept():
         '<!doctype html><html><head>\n  <meta charset="utf-8">\n'
         '  <script defer data-x=">" src="https://cdn.tailwindcss.com?plugins=forms"></script>\n'
         "  <script>tailwind.config = {theme: {extend: {}}}</script>\n"
-        '</head><body><p>cdn.tailwindcss.com is named in text</p></body></html>'
+        "</head><body><p>cdn.tailwindcss.com is named in text</p></body></html>"
     )
     rewritten = tailwind.use_vendored_tailwind(html, base_url=BASE)
     assert rewritten == html.replace(

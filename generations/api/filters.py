@@ -69,6 +69,9 @@ class GenerationFilter(django_filters.FilterSet):
     created_after = UTCDateTimeFilter(field_name="created_at", lookup_expr="gte")
     created_before = UTCDateTimeFilter(field_name="created_at", lookup_expr="lt")
     has_failed_variant = StrictBooleanFilter(method="filter_has_failed_variant")
+    root = django_filters.UUIDFilter(
+        method="filter_root", help_text="A lineage: its root and every generation descending."
+    )
     ordering = NullsLastOrderingFilter(
         fields=(("created_at", "created"), ("duration_ms", "duration")),
         help_text="created, -created (default), duration or -duration.",
@@ -80,6 +83,9 @@ class GenerationFilter(django_filters.FilterSet):
 
     def filter_model(self, queryset, name, value):
         return generations_using_model(queryset, value)
+
+    def filter_root(self, queryset, name, value):
+        return queryset.filter(root_id=value) if value else queryset
 
     def filter_has_failed_variant(self, queryset, name, value):
         failed = Variant.objects.filter(generation=OuterRef("pk"), status=VariantStatus.FAILED)

@@ -95,10 +95,19 @@ class VariantSerializer(VariantSummarySerializer):
         return f"/api/generations/{variant.generation_id}/variants/{variant.index}/render.png"
 
 
+class ParentSerializer(serializers.Serializer):
+    id = serializers.UUIDField(help_text="The generation this one edits.")
+    index = serializers.IntegerField(help_text="Which of its variants was edited.")
+
+
 class GenerationSerializer(serializers.ModelSerializer):
     html = serializers.SerializerMethodField()
     model = serializers.SerializerMethodField()
     total_cost_usd = serializers.SerializerMethodField()
+    # The lineage, contract §8.
+    parent = serializers.SerializerMethodField()
+    root_id = serializers.UUIDField(source="lineage_root_id", read_only=True)
+    source_url = serializers.SerializerMethodField()
     variants = VariantSerializer(many=True, read_only=True)
 
     class Meta:
@@ -117,6 +126,10 @@ class GenerationSerializer(serializers.ModelSerializer):
             "finished_at",
             "duration_ms",
             "total_cost_usd",
+            "kind",
+            "parent",
+            "root_id",
+            "source_url",
             "variants",
         ]
         extra_kwargs = {
@@ -124,6 +137,16 @@ class GenerationSerializer(serializers.ModelSerializer):
             "demo": {"help_text": "Made in demo mode: the local stand-in wrote it, no model."},
             "images": {"help_text": "Asked for generated images in place of placeholders."},
         }
+
+    @extend_schema_field(ParentSerializer(allow_null=True))
+    def get_parent(self, generation: Generation) -> dict | None:
+        if generation.parent_id is None:
+            return None
+        return {"id": str(generation.parent_id), "index": generation.parent_index}
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_source_url(self, generation: Generation) -> str | None:
+        return generation.source_url or None
 
     @extend_schema_field(serializers.DecimalField(max_digits=14, decimal_places=6, allow_null=True))
     def get_total_cost_usd(self, generation: Generation) -> str | None:
@@ -150,15 +173,29 @@ class GenerationSummarySerializer(GenerationSerializer):
 
 
 class GenerateRequestSerializer(serializers.Serializer):
-    """Documents the POST body; validation itself is shared with the socket in `actions`."""
+    """Documents the POST body; validation itself is shared with the socket in `actions`.
+    Exactly one of `image`, `url` and `screenshot_of`."""
 
-    image = serializers.CharField(help_text="A data URL of a PNG, JPEG or WebP screenshot.")
+    image = serializers.CharField(
+        required=False, help_text="A data URL of a PNG, JPEG or WebP screenshot."
+    )
+    url = serializers.URLField(
+        required=False, help_text="An http(s) page to capture as the screenshot (contract §10)."
+    )
+    screenshot_of = serializers.UUIDField(
+        required=False, help_text="A generation whose stored screenshot to reuse (a re-run)."
+    )
     instructions = serializers.CharField(required=False, allow_blank=True)
     stack = serializers.ChoiceField(choices=Stack.values, required=False)
     images = serializers.BooleanField(
         required=False,
         help_text="Generate images for the pages' placeholders (default: CLONEGEN_IMAGES).",
     )
+
+
+class EditRequestSerializer(serializers.Serializer):
+    index = serializers.IntegerField(min_value=0, help_text="The completed variant to change.")
+    instructions = serializers.CharField(help_text="What to change; must not be empty.")
 
 
 class ChooseRequestSerializer(serializers.Serializer):

@@ -10,6 +10,7 @@ GENERATION = r"^generations/(?P<generation_id>[^/]+)"
 urlpatterns = [
     re_path(r"^generations/?$", views.GenerationListView.as_view(), name="generation-list"),
     re_path(GENERATION + r"/?$", views.GenerationDetailView.as_view(), name="generation-detail"),
+    re_path(GENERATION + r"/edits/?$", views.GenerationEditView.as_view(), name="generation-edits"),
     re_path(
         GENERATION + r"/retry/?$", views.GenerationRetryView.as_view(), name="generation-retry"
     ),

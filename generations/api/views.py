@@ -38,6 +38,7 @@ from generations.api.parsers import LimitedJSONParser
 from generations.api.serializers import (
     ERROR_ENVELOPE,
     ChooseRequestSerializer,
+    EditRequestSerializer,
     GenerateRequestSerializer,
     GenerationSerializer,
     GenerationSummarySerializer,
@@ -148,6 +149,19 @@ class GenerationDetailView(ApiView):
     def delete(self, request, generation_id):
         actions.delete_generation(generation_id, Requester.of_request(request))
         return ok(None)
+
+
+class GenerationEditView(ApiView):
+    @extend_schema(
+        summary="Edit a completed variant: a new generation in the lineage (contract §8)",
+        request=EditRequestSerializer,
+        parameters=[ID_PARAMETER],
+        responses={202: GENERATION_ENVELOPE, **ERRORS},
+    )
+    def post(self, request, generation_id):
+        generation = actions.create_edit(generation_id, request.data, Requester.of_request(request))
+        async_to_sync(actions.start_generation)(generation)
+        return ok(generation_data(generation), status=202)
 
 
 class GenerationRetryView(ApiView):

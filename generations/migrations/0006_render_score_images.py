@@ -36,3 +36,17 @@ class Migration(migrations.Migration):
             field=models.JSONField(blank=True, null=True),
         ),
     ]
+
+
+def mark_earlier_variants_unrendered(apps, schema_editor):
+    # Variants completed before server renders existed will never be rendered: say so rather
+    # than leave them "pending" for good.
+    Variant = apps.get_model("generations", "Variant")
+    Variant.objects.filter(status="completed").update(
+        render_status="failed", render_error="Made before clonegen rendered its variants."
+    )
+
+
+Migration.operations.append(
+    migrations.RunPython(mark_earlier_variants_unrendered, migrations.RunPython.noop)
+)
