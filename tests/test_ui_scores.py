@@ -94,10 +94,10 @@ def assert_no_console_errors(page) -> None:
 
 
 def scores_by_index(page) -> dict[int, float]:
-    return page.evaluate(
-        "() => Object.fromEntries([...window.clonegen.state.panels.values()]"
-        ".map((p) => [p.index, p.score?.visual]))"
+    pairs = page.evaluate(
+        "() => [...window.clonegen.state.panels.values()].map((p) => [p.index, p.score?.visual])"
     )
+    return dict(pairs)
 
 
 def scored_generation(server, generation_id: str, timeout: float = 60) -> dict:
