@@ -2,9 +2,9 @@
 // median visual score, share completed, median duration, cost per finished page. Plain SVG.
 
 const SVG = "http://www.w3.org/2000/svg";
-const CHART = { width: 360, row: 26, label: 112, value: 64 };
+const CHART = { width: 360, row: 26, label: 104, value: 76 };
 const money = new Intl.NumberFormat("en", {
-  style: "currency", currency: "USD", minimumFractionDigits: 2, maximumSignificantDigits: 3,
+  style: "currency", currency: "USD", maximumSignificantDigits: 2,
 });
 
 function make(tag, className, text) {
@@ -28,7 +28,7 @@ function costPerPage(row) {
   return finished && Number.isFinite(total) && total > 0 ? total / finished : null;
 }
 
-const seconds = (ms) => `${(ms / 1000).toFixed(1)} s`;
+const seconds = (ms) => (ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`);
 
 /** The four measures of a row, each with its bar's length from 0 to 1 against `most`. */
 function measures(row, most) {
