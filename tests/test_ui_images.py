@@ -70,6 +70,26 @@ def open_page(browser):
         context.close()
 
 
+def assert_pictures_shown(page, image_prefix: str) -> None:
+    """Every preview shows its two stored pictures, loaded and painted."""
+    for index, model in enumerate(DEFAULT_MODELS):
+        frame = page.frame_locator(f'.panel[data-index="{index}"] iframe')
+        expect(frame.locator("h1")).to_have_text(f"Pictures by {model}")
+        pictures = frame.locator("img")
+        expect(pictures).to_have_count(2)
+        for n, alt in enumerate(ALTS):
+            picture = pictures.nth(n)
+            expect(picture).to_have_attribute("alt", alt)
+            expect(picture).to_have_attribute("src", re.compile("^" + re.escape(image_prefix)))
+        # Polled on a timer: a frame out of view gets no animation frames to poll on.
+        page.locator(
+            f'.panel[data-index="{index}"] iframe'
+        ).element_handle().content_frame().wait_for_function(
+            "() => [...document.images].every((i) => i.complete && i.naturalWidth > 0)",
+            polling=100,
+        )
+
+
 def save_screenshot(page, name: str) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / name), animations="disabled")
@@ -110,17 +130,7 @@ def test_placeholders_become_stored_images_and_download_is_a_zip(
         assert "placehold.co" not in variant["html"]
 
     # Each preview reloaded with the stored pictures, loaded and drawn.
-    for index, model in enumerate(DEFAULT_MODELS):
-        frame = page.frame_locator(f'.panel[data-index="{index}"] iframe')
-        expect(frame.locator("h1")).to_have_text(f"Pictures by {model}")
-        pictures = frame.locator("img")
-        expect(pictures).to_have_count(2)
-        for n, alt in enumerate(ALTS):
-            picture = pictures.nth(n)
-            expect(picture).to_have_attribute("alt", alt)
-            expect(picture).to_have_attribute("src", re.compile("^" + re.escape(image_prefix)))
-        loaded = pictures.evaluate_all("(imgs) => imgs.map((i) => i.complete && i.naturalWidth)")
-        assert all(loaded), loaded
+    assert_pictures_shown(page, image_prefix)
     save_screenshot(page, "images-1280.png")
 
     # Download: a zip of index.html and its images, with relative paths.
@@ -145,9 +155,11 @@ def test_placeholders_become_stored_images_and_download_is_a_zip(
 
     page.set_viewport_size({"width": 1920, "height": 1080})
     page.evaluate("window.scrollTo(0, 0)")
+    assert_pictures_shown(page, image_prefix)
     save_screenshot(page, "images-1920.png")
     page.set_viewport_size({"width": 390, "height": 844})
     assert page.evaluate("document.documentElement.scrollWidth") <= 390, "no sideways scroll"
     panel.evaluate("(el) => el.scrollIntoView({block: 'start'})")
+    assert_pictures_shown(page, image_prefix)
     save_screenshot(page, "images-390.png")
     assert page.console_errors == [], page.console_errors

@@ -71,6 +71,7 @@ export class VariantPanel {
     this.score = null;
     this.images = [];
     this.imagesSettled = false; // a variant.images frame (or a stored list) arrived
+    this.htmlVersion = 0; // bumped when the HTML changes under a loaded preview
     this.screenshotUrl = null;
     this.generationId = null;
     this.requestedModel = null;
@@ -137,6 +138,13 @@ export class VariantPanel {
     this.frame.setAttribute("referrerpolicy", "no-referrer");
     this.frame.title = `Rendered page of variant ${i + 1}`;
     this.frame.tabIndex = -1;
+    // A new address set while the frame is still committing its last one can be dropped by
+    // the browser: the next address waits for the current load to end.
+    this.frameLoading = false;
+    this.frame.addEventListener("load", () => {
+      this.frameLoading = false;
+      if (this.wantedUrl && this.wantedUrl !== this.frame.getAttribute("src")) this.loadFrame();
+    });
     this.viewport.append(this.frame);
     this.compare = new CompareView(i);
     stage.append(this.noticeEl, this.codeEl, this.htmlEl, this.viewport, this.compare.root);
@@ -239,7 +247,10 @@ export class VariantPanel {
     this.usage = null;
     this.finishReason = null;
     this.frame.removeAttribute("src");
+    this.frameLoading = false;
+    this.wantedUrl = null;
     this.loadedUrl = null;
+    this.loadedHtml = null;
     this.highlightedHtml = null;
     this.htmlCode.textContent = "";
     this.setScore({ renderStatus: null, renderError: "", score: null, renderUrl: null });
@@ -507,12 +518,18 @@ export class VariantPanel {
     this.root.dataset.render = this.renderStatus ?? "";
     // The page loads from the REST HTML endpoint, whose own Content-Security-Policy sandboxes
     // it; an inline srcdoc would inherit this page's strict policy and break the preview.
-    // New HTML under the same address (its images were generated) loads the page again.
-    const url = this.htmlUrl();
-    if (url && (this.loadedUrl !== url || this.loadedHtml !== this.html)) {
-      this.frame.src = url;
+    let url = this.htmlUrl();
+    if (url && url === this.loadedUrl && this.loadedHtml !== this.html) {
+      // New HTML under the same address (its images were generated): a new address, since
+      // setting the same one while its first load is under way is not always a new load.
+      this.htmlVersion += 1;
+      url = this.htmlUrl();
+    }
+    if (url && this.loadedUrl !== url) {
       this.loadedUrl = url;
       this.loadedHtml = this.html;
+      this.wantedUrl = url;
+      if (!this.frameLoading) this.loadFrame();
     }
     for (const [value, node] of Object.entries(this.viewButtons)) {
       node.setAttribute("aria-pressed", String(value === view));
@@ -576,10 +593,16 @@ export class VariantPanel {
     }
   }
 
+  loadFrame() {
+    this.frameLoading = true;
+    this.frame.src = this.wantedUrl;
+  }
+
   /** The variant's page on the REST API, once it has one. */
   htmlUrl() {
     if (this.html === null || this.status !== "completed" || !this.generationId) return null;
-    return `/api/generations/${encodeURIComponent(this.generationId)}/variants/${this.index}/html`;
+    const url = `/api/generations/${encodeURIComponent(this.generationId)}/variants/${this.index}/html`;
+    return this.htmlVersion ? `${url}?v=${this.htmlVersion}` : url;
   }
 
   /** Lay the page out at a real desktop or phone width, scaled down to fit the panel. */
