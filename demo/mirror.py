@@ -17,9 +17,9 @@ from demo.pages import DEMO_NOTICE, escaped, wrap_in_prose
 # Columns of the scaled-down screenshot per default model (the chains' first entries); any other
 # model answers the generic sample page, the "unrelated" end of the scale.
 FIDELITY = {
-    "gpt-4o-2024-11-20": 96,
-    "gpt-4.1-2025-04-14": 32,
-    "gpt-4.1-mini-2025-04-14": 8,
+    "gpt-4o-2024-11-20": 320,
+    "gpt-4.1-2025-04-14": 120,
+    "gpt-4.1-mini-2025-04-14": 30,
 }
 
 
