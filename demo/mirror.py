@@ -58,8 +58,9 @@ def mirrored_page(model: str, screenshot: bytes, columns: int) -> str:
 </head>
 <body>
   <div class="mirror" role="img" aria-label="The screenshot at {columns} px wide"></div>
-  <p style="font: 12px sans-serif; margin: 4px 8px">Demo mirror by {escaped(model)}, {columns}
-     columns. {escaped(DEMO_NOTICE)}</p>
+  <h1 style="font: 12px sans-serif; margin: 4px 8px">Demo mirror by {escaped(model)}</h1>
+  <p style="font: 12px sans-serif; margin: 4px 8px">The screenshot at {columns} columns.
+     {escaped(DEMO_NOTICE)}</p>
 </body>
 </html>"""
 
