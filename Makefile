@@ -23,7 +23,7 @@ $(BIN)/activate: requirements.txt requirements-dev.txt
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	touch $(BIN)/activate
 
-run: $(BIN)/activate ## set up, migrate and serve on http://127.0.0.1:8000 (demo mode without OPENAI_API_KEY)
+run: $(BIN)/activate browser ## set up, migrate and serve on http://127.0.0.1:8000 (demo mode without OPENAI_API_KEY)
 	DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(BIN)/python manage.py migrate --no-input
 	DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(BIN)/daphne $(DAPHNE_FLAGS) -b $(HOST) -p $(PORT) clonegen.asgi:application
 
@@ -40,14 +40,15 @@ run-two: $(BIN)/activate ## two workers on :8001 and :8002; needs DATABASE_URL (
 
 test: lint browser test-embedded test-stack ## set up and run everything: lint, migrations check, both stacks
 
-# The browser tests drive Debian's Chromium (Playwright never downloads one). Installed here when
-# this user can; otherwise those tests skip and say why.
-browser: ## install Debian's chromium for the browser tests, if missing and this user is root
+# Server renders, URL captures and the browser tests drive Debian's Chromium (Playwright never
+# downloads one). Installed here when this user can; otherwise renders are marked failed with
+# the reason, URL captures answer url_unreachable, and the browser tests skip and say why.
+browser: ## install Debian's chromium (renders, URL captures, browser tests), if missing and root
 	@if [ ! -x /usr/bin/chromium ]; then \
 		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 			apt-get update -qq && apt-get install -y -qq chromium; \
 		else \
-			echo "No /usr/bin/chromium: the browser tests will skip (apt-get install chromium)"; \
+			echo "No /usr/bin/chromium: no server renders, URL captures or browser tests (apt-get install chromium)"; \
 		fi; \
 	fi
 

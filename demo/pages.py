@@ -69,6 +69,8 @@ def sample_page(model: str) -> str:
     <section class="mx-auto max-w-5xl px-6 py-20 text-center">
       <h1 class="text-4xl font-extrabold tracking-tight sm:text-5xl">{brand} by {name}</h1>
       <p class="mx-auto mt-4 max-w-2xl text-lg text-gray-600">{tagline}</p>
+      <img src="" alt="A laptop on a desk showing the {brand} dashboard" width="960" height="400"
+           class="mx-auto mt-10 w-full max-w-3xl rounded-xl bg-gray-200">
       <div class="mt-8 flex justify-center gap-4">
         <a href="#"
            class="rounded-lg bg-{colour}-600 px-5 py-3 font-medium text-white

@@ -13,7 +13,7 @@ from typing import Any
 
 from aiohttp import web
 
-from demo import images
+from demo import images, mirror
 from demo.bench import BENCH_STAMP, BENCH_STREAM
 from demo.faults import NORMAL, Fault, error_response
 from demo.pages import default_text_for
@@ -64,6 +64,7 @@ class Standin:
         output_caps: dict[str, int] | None = None,
         usage_prompt_tokens: int = 1000,
         bench: bool = False,
+        mirror_screenshots: bool = False,
     ) -> None:
         if chunk_chars < 1:
             raise ValueError("chunk_chars must be at least 1")
@@ -76,6 +77,9 @@ class Standin:
         self.usage_prompt_tokens = usage_prompt_tokens
         # Bench mode: stamp chunks as they are sent (see BENCH_STAMP) and log every stream.
         self.bench = bench
+        # Demo mode: the default models answer pictures of the screenshot at their own
+        # fidelity (demo/mirror.py), so their visual scores differ as real models' would.
+        self.mirror_screenshots = mirror_screenshots
         self.bench_streams: list[dict[str, Any]] = []
         self._stream_serials = itertools.count(1)
         self.requests: list[dict[str, Any]] = []
@@ -146,7 +150,7 @@ class Standin:
         refusal = self._refusal(model, body, fault)
         if refusal is not None:
             return refusal
-        text = self.text_for(model)
+        text = (self.mirror_screenshots and mirror.answer(model, body)) or self.text_for(model)
         self._sent.append((model, text))
         if not body.get("stream"):
             return self._completion(model, text, fault.finish_reason)

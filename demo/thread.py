@@ -90,6 +90,8 @@ def standin_base_url() -> str:
     global _thread
     with _lock:
         if _thread is None:
-            _thread = StandinThread(Standin(chunks_per_second=DEMO_CHUNKS_PER_SECOND))
+            _thread = StandinThread(
+                Standin(chunks_per_second=DEMO_CHUNKS_PER_SECOND, mirror_screenshots=True)
+            )
             _thread.start()
         return _thread.base_url

@@ -124,8 +124,14 @@ def _max_image_bytes() -> int:
 def create_generation(payload: dict, requester: Requester) -> Generation:
     """Validate the request and commit a new generation (status `started`); return it stored.
 
-    Synchronous callers only (a URL's capture runs on the event loop meanwhile)."""
-    return async_to_sync(new_generation)(payload, requester)
+    Synchronous callers only: an upload or a re-run is stored right here, on the caller's
+    thread; a URL's capture runs on an event loop meanwhile."""
+    _refuse_while_draining()
+    access.require_login(requester)
+    request = parse_generate_request(payload)
+    if request.url is None:
+        return _store_generation(request, requester)
+    return async_to_sync(generation_from_request)(request, requester)
 
 
 async def new_generation(payload: dict, requester: Requester) -> Generation:

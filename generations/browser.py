@@ -37,7 +37,9 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 CHROMIUM = Path(os.environ.get("CLONEGEN_CHROMIUM", "/usr/bin/chromium"))
-CHROMIUM_ARGS = [
+# How clonegen starts Debian's Chromium anywhere (renders here, URL captures in url_capture):
+# headless, and none of the background connections this machine's closed network refuses.
+BASE_CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
     "--disable-gpu",
@@ -45,6 +47,9 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
     "--no-first-run",
+]
+CHROMIUM_ARGS = [
+    *BASE_CHROMIUM_ARGS,
     "--disable-quic",
     # An untrusted page that allocates without end loses its renderer, not the machine.
     "--js-flags=--max-old-space-size=512",

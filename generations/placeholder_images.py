@@ -1,5 +1,8 @@
 """Generated images (contract §11): find a page's placeholder <img> tags, fill each from its alt
 text through the OpenAI images API, store the files with the generation, point the HTML at them.
+
+Over 350 lines: finding, sizing, generating, storing and serving an image share one naming
+rule and one folder layout, which this module alone owns.
 """
 
 import asyncio

@@ -16,7 +16,7 @@ from generations.images import ACCEPTED_FORMATS, EXTENSIONS, MAX_PIXELS, decode_
 from generations.models import Generation, Variant, VariantStatus
 
 # Checked apart from full_clean: `owner` is resolved by username, `screenshot` by its own rule.
-GENERATION_UNCHECKED = ("owner", "screenshot")
+GENERATION_UNCHECKED = ("owner", "screenshot", "thumbnail", "parent", "root")
 # A model answer is cut at CLONEGEN_MAX_OUTPUT_CHARS (contract §13); post-processing adds at
 # most a doctype and a newline to it.
 HTML_SLACK_CHARS = 32

@@ -5,7 +5,8 @@ text to followers in coalesced chunks (`relay.py`), checkpoints it, and commits 
 moment the model finishes — before any frame about it is sent (`database.py`). Sockets only
 watch: a closed one changes nothing here. The live state of each run (`live.py`) is the
 runner's own: other modules read it through `live`, `live_variants`, `note_remote_follower`
-and `send_exact_snapshot`.
+and `send_exact_snapshot`. Over 350 lines on purpose: the whole life of a run (claim, stream,
+fall back, save, tell, stop) reads top to bottom in this one file.
 """
 
 import asyncio

@@ -4,6 +4,8 @@ Offline and pure (numpy, scikit-image, Pillow). Pixels are compared only after a
 a person judges a page pushed down by a banner, or laid out a little narrower, as close, and the
 same content in another layout as not — and plain pixel comparison ranks those the other way.
 docs/scoring.md explains each step and weight, and the labelled set that checks the ranking.
+Over 350 lines: the alignment and the four components are steps of one computation, each a
+short function, and read best in order.
 
 1. Common scale: both images are resized to one working width; the render is cropped to the
    screenshot's aspect (plus a margin for shifts), never the reverse, since a screenshot may show

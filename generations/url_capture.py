@@ -22,19 +22,14 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from generations import browser
 from generations.errors import CAPTURE_BUSY, URL_FORBIDDEN, URL_UNREACHABLE, AppError
 from generations.url_guard import UrlGuard
 from generations.url_proxy import GuardedProxy
 
-CHROMIUM = "/usr/bin/chromium"
+CHROMIUM = str(browser.CHROMIUM)
 CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
+    *browser.BASE_CHROMIUM_ARGS,
     # WebRTC's UDP would bypass the proxy (and so the guard); keep it to proxied TCP.
     "--force-webrtc-ip-handling-policy=disable_non_proxied_udp",
 ]

@@ -340,6 +340,7 @@ async def test_health_in_live_mode(async_client, live_models):
             "database": "ok",
             "channel_layer": "ok",
             "models": _unknown_models(),
+            "renderer": "off",  # the tests turn renders off (tests/settings.py)
         },
     }
 
@@ -354,6 +355,7 @@ async def test_health_in_demo_mode(async_client, settings):
             "database": "ok",
             "channel_layer": "ok",
             "models": _unknown_models(),
+            "renderer": "off",  # the tests turn renders off (tests/settings.py)
         },
     }
 

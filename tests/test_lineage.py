@@ -157,7 +157,7 @@ async def test_an_edit_of_an_unknown_or_malformed_id_is_refused(async_client):
     )
 
 
-async def test_an_edit_counts_against_the_rate_limit(async_client, settings):
+async def test_an_edit_counts_against_the_rate_limit(async_client, settings, live_models):
     settings.CLONEGEN_RATE_LIMIT = "1/hour"
     parent = await create()  # made without a client: not this client's
     body = {"index": 0, "instructions": "x"}
@@ -413,7 +413,7 @@ async def test_someone_elses_generation_can_be_neither_edited_nor_rerun(settings
 
 
 async def test_a_retried_edit_asks_with_the_edit_prompt_again(async_client, live_models, connect):
-    from generations.standin import Fault
+    from demo.faults import Fault
 
     parent = await create()
     live_models.add_fault("gpt-4.1-2025-04-14", Fault(status=400))  # final: no retry inside

@@ -70,6 +70,7 @@ def test_a_model_without_timings_or_costs(history):
         "total_cost_usd": "0",
         "truncations": 0,
         "fallbacks": 0,
+        "median_visual_score": None,
     }
 
 

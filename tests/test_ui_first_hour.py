@@ -300,7 +300,7 @@ def test_the_admin_fits_1280_px(daphne, browser, tmp_path):
         page.goto(server.base_url + "/admin/generations/generation/")
         assert_favicon(page)
         row = page.locator("#result_list tbody tr").first
-        for cell in ("field-thumbnail", "field-total_cost", "field-status"):
+        for cell in ("field-list_thumbnail", "field-total_cost", "field-status"):
             box = row.locator(f".{cell}").bounding_box()
             assert box is not None, cell
             assert box["x"] + box["width"] <= 1280, (cell, box)
