@@ -4,7 +4,7 @@ Download giving a zip of the page and its images. Debian's Chromium driven by Pl
 real daphne and the stand-in, which draws the pictures itself.
 
 Screenshots land in test-artifacts/ (git-ignored): images-form-1280.png, images-1280.png,
-images-1920.png, images-390.png.
+images-1920.png, images-390.png, images-demo-1280.png.
 """
 
 import io
@@ -28,6 +28,12 @@ ALTS = ("A red bicycle leaning on a brick wall", "Portrait of a smiling baker")
 IMAGES_SETTLED = (
     "(n) => [...window.clonegen.state.panels.values()]"
     ".filter((p) => p.imagesSettled && p.images.length).length === n"
+)
+
+# At least n panels have generated images in their stored list.
+IMAGES_SETTLED_SOME = (
+    "(n) => [...window.clonegen.state.panels.values()]"
+    ".filter((p) => p.images.some((i) => i.status === 'generated')).length >= n"
 )
 
 
@@ -162,4 +168,39 @@ def test_placeholders_become_stored_images_and_download_is_a_zip(
     panel.evaluate("(el) => el.scrollIntoView({block: 'start'})")
     assert_pictures_shown(page, image_prefix)
     save_screenshot(page, "images-390.png")
+    assert page.console_errors == [], page.console_errors
+
+
+def test_in_demo_mode_the_sample_page_gets_a_drawn_picture(daphne, open_page, tmp_path):
+    # No key: the in-process stand-in writes the pages and draws the pictures.
+    server = daphne(DJANGO_HTTPS="0", OPENAI_API_KEY="")
+    page = open_page(server.base_url, "/")
+    page.locator(".switch").click()
+    expect(page.get_by_role("switch", name="Generate images")).to_be_checked()
+    shot = tmp_path / "shot.png"
+    shot.write_bytes(png_bytes(1280, 800, "#dbe7f3"))
+    generation_id = upload_and_generate(page, shot)
+    page.wait_for_function(COMPLETED_PANELS, arg=4)
+    page.wait_for_function(IMAGES_SETTLED_SOME, arg=1)
+
+    stored = server.get(f"/api/generations/{generation_id}").json()["data"]
+    with_pictures = [v for v in stored["variants"] if v["images"]]
+    assert with_pictures, stored["variants"]
+    variant = with_pictures[0]
+    assert [i["status"] for i in variant["images"]] == ["generated"], variant["images"]
+    assert 'src=""' in variant["raw_html"]  # what the stand-in wrote is kept
+
+    panel = page.locator(f'.panel[data-index="{variant["index"]}"]')
+    frame = page.frame_locator(f'.panel[data-index="{variant["index"]}"] iframe')
+    picture = frame.locator("img")
+    expect(picture).to_have_attribute("alt", variant["images"][0]["alt"])
+    expect(picture).to_have_attribute(
+        "src", re.compile("^" + re.escape(f"/api/generations/{generation_id}/images/"))
+    )
+    panel.locator("iframe").element_handle().content_frame().wait_for_function(
+        "() => [...document.images].every((i) => i.complete && i.naturalWidth > 0)",
+        polling=100,
+    )
+    panel.evaluate("(el) => el.scrollIntoView({block: 'start'})")
+    save_screenshot(page, "images-demo-1280.png")
     assert page.console_errors == [], page.console_errors

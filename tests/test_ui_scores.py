@@ -63,8 +63,9 @@ def open_page(browser):
 
 @pytest.fixture
 def sample_screenshot(browser, tmp_path):
-    """A screenshot of the page the stand-in writes for the first model (styled by the vendored
-    Tailwind): variant 0 should score close to it, the others (other colours and names) less."""
+    """A screenshot of a landing page like the stand-in's sample page (styled by the vendored
+    Tailwind): the demo's last variant writes a page of the same layout, the others pictures of
+    the screenshot at falling sharpness."""
     tailwind = vendored_path(PLAIN)
     context = browser.new_context(viewport={"width": 1280, "height": 800})
     try:
@@ -139,8 +140,11 @@ def test_scores_appear_order_the_panels_and_the_original_lies_over_each_render(
         assert variant["render_status"] == "done"
         assert shown[index] == pytest.approx(variant["score"]["visual"])
         expect(badges.nth(index)).to_have_text(f"Visual {variant['score']['visual']:.2f}")
-    # The page the screenshot was taken of scores highest.
-    assert max(shown, key=shown.get) == 0, shown
+    # The demo's pictures of the screenshot, sharper for the first model than the second, and
+    # for the second than the third (demo/mirror.py), score in that order; the scores differ
+    # visibly.
+    assert shown[0] > shown[1] > shown[2], shown
+    assert max(shown.values()) - min(shown.values()) > 0.2, shown
 
     # The components on hover (the tooltip) and on click (the popover).
     first = page.locator('.panel[data-index="0"] .score-badge')
