@@ -8,6 +8,7 @@ scores-390.png, scores-compare-overlay.png, scores-compare-difference.png, score
 render-failed-1280.png, stats-1280.png, stats-1920.png, stats-390.png.
 """
 
+import json
 import re
 import time
 
@@ -124,6 +125,11 @@ def test_scores_appear_order_the_panels_and_the_original_lies_over_each_render(
     # Demo mode: the in-process stand-in writes the four pages; this server renders them.
     server = daphne(DJANGO_HTTPS="0", OPENAI_API_KEY="", CLONEGEN_RENDERS="1")
     page = open_page(server.base_url, "/", width=1920, height=1080)
+    received = []
+    page.on(
+        "websocket",
+        lambda ws: ws.on("framereceived", lambda payload: received.append(json.loads(payload))),
+    )
     generation_id = upload_and_generate(page, sample_screenshot)
     page.wait_for_function(COMPLETED_PANELS, arg=4)
 
@@ -131,6 +137,10 @@ def test_scores_appear_order_the_panels_and_the_original_lies_over_each_render(
     page.wait_for_function(SCORED_PANELS, arg=4, timeout=60_000)
     badges = page.locator(".panel .score-badge")
     expect(badges).to_have_text([VISUAL] * 4)
+    # The scores came as frames, after the generation had finished: the page kept listening.
+    types = [frame["type"] for frame in received]
+    assert types.count("variant.scored") == 4, types
+    assert types.index("generation.finished") < len(types) - 1 - types[::-1].index("variant.scored")
     stored = {
         v["index"]: v
         for v in server.get(f"/api/generations/{generation_id}").json()["data"]["variants"]

@@ -112,7 +112,7 @@ export class VariantPanel {
     this.statusEl = make("span", "badge status");
     this.timerEl = make("span", "timer");
     this.timerEl.title = "Time this variant has taken";
-    this.scoreBadge = new ScoreBadge(i);
+    this.scoreBadge = new ScoreBadge();
     const badges = make("div", "panel-badges");
     badges.append(this.scoreBadge.root, this.statusEl);
     side.append(badges, this.timerEl);
@@ -306,6 +306,8 @@ export class VariantPanel {
     if (model) this.model = model;
     if (typeof html === "string") this.html = html;
     this.error = null;
+    // A server that renders renders every completed variant: the score is on its way.
+    if (this.renderStatus === null && RENDERS) this.renderStatus = "pending";
     this.setDetails({ durationMs, usage, finishReason });
     this.setStatus("completed");
     if (!this.viewChosenByUser && this.html !== null) this.view = "preview";

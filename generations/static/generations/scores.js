@@ -38,11 +38,10 @@ function make(tag, className, text) {
 /** The score of one panel: a `<details>` whose summary is the badge and whose body lists the
  * components (touch and keyboard users open it; a mouse also gets them as the tooltip). */
 export class ScoreBadge {
-  constructor(index) {
+  constructor() {
     this.root = make("details", "score");
     this.root.hidden = true;
     this.summary = make("summary", "badge score-badge");
-    this.summary.setAttribute("aria-label", `Visual score of variant ${index + 1}`);
     this.parts = make("dl", "score-parts");
     this.root.append(this.summary, this.parts);
     this.shown = null;
