@@ -314,3 +314,66 @@ def test_the_stats_page_has_no_inline_scripts_or_styles(client):
     assert not re.search(r"\son[a-z]+=", html)
     for attrs in re.findall(r"<script([^>]*)>", html):
         assert "src=" in attrs or 'type="application/json"' in attrs, attrs
+
+
+def test_the_badge_words_each_state_and_the_order_puts_unscored_last(browser):
+    """The score module alone (no server): every state of the badge, and the order by score."""
+    from tests.support import REPO
+
+    static = REPO / "generations" / "static"
+
+    def serve(route):
+        path = route.request.url.split("clonegen.test", 1)[1]
+        if path.startswith("/static/"):
+            route.fulfill(
+                path=static / path.removeprefix("/static/"), content_type="text/javascript"
+            )
+        else:
+            route.fulfill(body="<!doctype html><title>t</title>", content_type="text/html")
+
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        page.route("http://clonegen.test/**", serve)
+        page.goto("http://clonegen.test/")
+        result = page.evaluate(
+            """async () => {
+              const { ScoreBadge, panelOrder } = await import("/static/generations/scores.js");
+              const badge = new ScoreBadge();
+              document.body.append(badge.root);
+              const seen = [];
+              const look = (args) => {
+                badge.show(args);
+                seen.push([badge.root.hidden, badge.root.dataset.state ?? null,
+                           badge.summary.textContent, badge.root.dataset.level ?? null]);
+              };
+              look({ completed: false, renderStatus: "pending", score: null });
+              look({ completed: true, renderStatus: "pending", score: null });
+              look({ completed: true, renderStatus: "failed", renderError: "No browser" });
+              look({ completed: true, renderStatus: "late", score: null });
+              look({ completed: true, renderStatus: "done", score: { visual: 0.873, structure: 0.9,
+                     color: 0.8, layout: 0.7, text: null, coverage: 1, offset_px: 48 } });
+              look({ completed: true, renderStatus: "done", score: { visual: 0.31 } });
+              const panels = [0.5, null, 0.9, 0.5].map((visual, index) => (
+                { index, score: visual === null ? null : { visual } }));
+              const order = (byScore) => [...panelOrder(panels, byScore)]
+                .sort((a, b) => a[1] - b[1]).map(([panel]) => panel.index);
+              badge.show({ completed: true, renderStatus: "done", score: { visual: 0.873,
+                           structure: 0.9, color: 0.8, layout: 0.7, coverage: 1, offset_px: 48 } });
+              return { seen, title: badge.summary.title, byScore: order(true), own: order(false) };
+            }"""
+        )
+    finally:
+        context.close()
+    assert result["seen"] == [
+        [True, None, "", None],
+        [False, "pending", "Rendering…", "none"],
+        [False, "failed", "Render failed: No browser", "none"],
+        [False, "late", "Not scored yet", "none"],
+        [False, "done", "Visual 0.87", "high"],
+        [False, "done", "Visual 0.31", "low"],
+    ]
+    for part in ("Structure 0.90", "Colour 0.80", "Layout 0.70", "Coverage 1.00", "Offset 48 px"):
+        assert part in result["title"], result["title"]
+    assert result["byScore"] == [2, 0, 3, 1]  # highest first, ties by index, unscored last
+    assert result["own"] == [0, 1, 2, 3]
