@@ -15,7 +15,7 @@ from django.views.decorators.http import require_safe
 
 from demo.mode import is_demo_mode
 from demo.pages import DEMO_NOTICE
-from generations import lineage, model_status, selectors, services, thumbnails
+from generations import lineage, selectors, services, thumbnails
 from generations.access import Requester
 from generations.actions import MAX_INSTRUCTIONS_CHARS
 from generations.errors import AppError
@@ -84,7 +84,6 @@ def _base_context() -> dict:
         "demo_notice": DEMO_NOTICE,
         "max_image_mb": settings.CLONEGEN_MAX_IMAGE_MB,
         "vocabulary": page_vocabulary(),
-        "model_warnings": model_status.status.warnings(),
     }
 
 

@@ -60,3 +60,33 @@ async def test_models_are_asked_fairly(live_models, connect):
         assert "Dark footer" in json.dumps(request["messages"])
     assert by_model["gpt-4o-2024-11-20"]["max_tokens"] == 16384
     assert by_model["gpt-4.1-2025-04-14"]["max_tokens"] == 20000
+
+
+async def test_successor_models_are_asked_as_the_model_table_says(live_models, connect, settings):
+    # After 2027-01-14 an operator changes CLONEGEN_MODELS alone (README, "Models over time").
+    settings.CLONEGEN_MODELS = "gpt-6-luna,gpt-6.1-sol,gpt-9-unknown"
+    socket = SocketClient(await connect())
+    followed = await socket.generate_and_follow()
+    await socket.close()
+
+    assert followed.status == "completed"
+    by_model = {request["model"]: request for request in live_models.requests}
+    luna, sol, unknown = by_model["gpt-6-luna"], by_model["gpt-6.1-sol"], by_model["gpt-9-unknown"]
+    # Reasoning off where the model allows it, and then temperature 0.
+    assert (luna["max_completion_tokens"], luna["reasoning_effort"], luna["temperature"]) == (
+        20000,
+        "none",
+        0,
+    )
+    # A model that cannot turn reasoning off gets the least, and no temperature (a 400 else).
+    assert (sol["max_completion_tokens"], sol["reasoning_effort"]) == (20000, "low")
+    assert "temperature" not in sol
+    # A name the table does not know: only what no current model refuses.
+    assert unknown["max_completion_tokens"] == 20000
+    assert not {"temperature", "reasoning_effort", "max_tokens"} & set(unknown)
+    for request in (luna, sol, unknown):
+        assert "max_tokens" not in request
+    generation = await Generation.objects.prefetch_related("variants").aget(
+        id=followed.generation_id
+    )
+    assert [v.max_tokens for v in generation.variants.all()] == [20000, 20000, 20000]

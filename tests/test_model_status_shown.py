@@ -54,3 +54,14 @@ async def test_no_banner_while_the_listing_is_unknown(async_client):
     page = (await async_client.get("/")).content.decode()
 
     assert "model-warning" not in page
+
+
+async def test_the_admin_warns_too(async_client, listed):
+    from django.contrib.auth import get_user_model
+
+    admin = await get_user_model().objects.acreate_superuser("boss", "b@example.com", "pw")
+    await async_client.aforce_login(admin)
+    page = (await async_client.get("/admin/generations/generation/")).content.decode()
+
+    assert "gpt-4o-2024-11-20 shuts down on 2027-01-14 (in 45 days)." in page
+    assert "gpt-4.1-mini-2025-04-14 is not offered by the model API any more." in page
