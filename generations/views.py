@@ -58,13 +58,13 @@ def page_vocabulary() -> dict:
         },
         "error_hints": dict(VariantErrorCode.choices),
         "stack_labels": dict(Stack.choices),
-        # The server's input limits, so the page refuses what the server would before uploading.
         # Whether this server renders and scores variants (contract §9): without, none is pending.
         "renders": settings.CLONEGEN_RENDERS,
         # The "Generate images" switch: its default and what it adds (contract §11).
         "images_default": settings.CLONEGEN_IMAGES,
         "image_estimate_usd": _image_estimate_usd(),
         "images_per_variant": settings.CLONEGEN_IMAGES_PER_VARIANT,
+        # The server's input limits, so the page refuses what the server would before uploading.
         "limits": {
             "max_instructions_chars": MAX_INSTRUCTIONS_CHARS,
             "min_image_side": MIN_SIDE,
