@@ -233,6 +233,7 @@ def _page_data(generation) -> dict:
         # Only a user's choice: nothing shows as chosen before one (contract §13).
         "chosen_index": generation.chosen_index,
         "demo": generation.demo,
+        "images": generation.images,  # asked for generated images: the page waits for them
         "screenshot": {
             "url": reverse("generation-screenshot", args=[generation.id]),
             "type": generation.screenshot_type,
