@@ -4,8 +4,9 @@ render that failed, and the model leaderboard at /stats. Debian's Chromium drive
 against real daphne processes that render (CLONEGEN_RENDERS=1).
 
 Screenshots land in test-artifacts/ (git-ignored): scores-1280.png, scores-1920.png,
-scores-390.png, scores-compare-overlay.png, scores-compare-difference.png, scores-popover.png,
-render-failed-1280.png, stats-1280.png, stats-1920.png, stats-390.png.
+scores-390.png, scores-1280-compare.png, scores-compare-overlay.png,
+scores-compare-difference.png, scores-popover.png, render-failed-1280.png, stats-1280.png,
+stats-1920.png, stats-390.png.
 """
 
 import json
@@ -181,6 +182,12 @@ def test_scores_appear_order_the_panels_and_the_original_lies_over_each_render(
     assert page.evaluate(VISUAL_ORDER) == by_score  # two by two, still in order
     page.evaluate("window.scrollTo(0, 0)")
     save_screenshot(page, "scores-1280.png")
+    # The compare layout (the original and the four pages at once) keeps the badges and order.
+    page.click("#layout-compare")
+    expect(page.locator(".panel .score-badge").first).to_be_visible()
+    assert page.evaluate(VISUAL_ORDER) == by_score
+    save_screenshot(page, "scores-1280-compare.png")
+    page.click("#layout-compare")
     page.get_by_role("button", name="Order by score").click()
     assert page.evaluate(VISUAL_ORDER) == [0, 1, 2, 3]
 
