@@ -67,6 +67,7 @@ def test_edit_a_variant_follow_it_live_and_walk_back_to_the_parent(
     page.wait_for_function(COMPLETED_PANELS, arg=4)
     expect(chain.nth(0).locator(".badge")).to_have_text("completed")
     assert_in_place(page, parent_id)
+    save_screenshot(page, "lineage-started.png")
 
     panel = page.locator('.panel[data-index="1"]')
     panel.get_by_role("button", name="Edit").click()
