@@ -67,6 +67,9 @@ def test_edit_a_variant_follow_it_live_and_walk_back_to_the_parent(
     page.wait_for_function(COMPLETED_PANELS, arg=4)
     expect(chain.nth(0).locator(".badge")).to_have_text("completed")
     assert_in_place(page, parent_id)
+    for index in range(4):  # the previews drawn, so the screenshot shows them
+        preview = page.frame_locator(f'.panel[data-index="{index}"] iframe')
+        expect(preview.locator("h1")).to_be_visible()
     save_screenshot(page, "lineage-started.png")
 
     panel = page.locator('.panel[data-index="1"]')
