@@ -422,6 +422,8 @@ function showGenerationView({ id, status, screenshot, stack, instructions }) {
   if (instructions !== undefined) els.sourceInstructions.textContent = instructions || "—";
   document.title = `Generation ${id.slice(0, 8)} · clonegen`;
   setOverall(status);
+  // lineage.js shows where this generation sits (also for one started on this page).
+  document.dispatchEvent(new CustomEvent("clonegen:generation", { detail: { id } }));
 }
 
 function finished(status) {
@@ -761,6 +763,7 @@ function followStoredGeneration(data) {
     status: data.status,
     screenshot: data.screenshot,
     stack: data.stack,
+    instructions: data.instructions,
   });
   for (const v of data.variants) {
     const panel = ensurePanel(v.index);
@@ -778,6 +781,20 @@ function followStoredGeneration(data) {
   socket.start(); // subscribe: the snapshot brings the text, then live frames if it runs
 }
 
+/** Switch this page to another stored generation (`data` as the page's `generation-data`,
+ *  plus `instructions`) over the same socket: the Versions card moves between versions. */
+export function showStoredGeneration(data) {
+  for (const panel of state.panels.values()) panel.root.remove();
+  state.panels.clear();
+  state.awaitingSnapshot = false;
+  state.pendingAction = null;
+  clearInterval(follow.timer); // the last generation's renders are no longer awaited here
+  follow.timer = null;
+  clearMessage();
+  followStoredGeneration(data);
+  if (socket.isOpen) requestSnapshot(); // else opening the socket subscribes
+}
+
 els.orderByScore.addEventListener("click", () => setOrderByScore(!state.byScore));
 
 setupLayout(els.workspace, $("layout-compare"), () => {
@@ -792,8 +809,14 @@ setInterval(() => {
   for (const panel of state.panels.values()) panel.tick(now);
 }, 100);
 
-// Back/forward between `/` and `/g/<id>`: load what the address names.
-window.addEventListener("popstate", () => location.reload());
+// Back/forward: an address someone can show in place (lineage.js) is; else load what it names.
+let showAddress = null;
+export function onAddressChange(handler) {
+  showAddress = handler;
+}
+window.addEventListener("popstate", () => {
+  if (!showAddress?.(location.pathname)) location.reload();
+});
 // Leaving the page closes the socket quietly (the generation carries on on the server).
 window.addEventListener("pagehide", () => socket.stop());
 window.addEventListener("pageshow", (event) => {

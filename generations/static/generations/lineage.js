@@ -1,9 +1,15 @@
-// Versions: edit a finished variant, run a screenshot again, clone a page by its URL.
+// Versions: edit a finished variant, run a screenshot again, clone a page by its URL, and move
+// between the versions of a lineage without leaving the page.
 //
-// Each starts a new generation over its own short-lived socket (contract §8, §10) and, once the
-// server answers `generation.started`, opens that generation's page, which follows it live.
-// The rest of the page (app.js, panel.js) knows nothing of this module: it finds the variant
+// Each action starts a new generation over its own short-lived socket (contract §8, §10) and,
+// once the server answers `generation.started`, shows that generation in place. The Versions
+// card is the server's own rendering of /g/<id>, fetched and swapped in: the one template stays
+// the only place that knows how a lineage reads, and the same fetch brings the generation's
+// stored state, which app.js then follows over its socket. Apart from `showStoredGeneration`
+// and `onAddressChange`, app.js and panel.js know nothing of this module: it finds the variant
 // panels by their `data-index` and `data-status` and adds an Edit box to each finished one.
+
+import { onAddressChange, showStoredGeneration } from "./app.js";
 
 const $ = (id) => document.getElementById(id);
 const SOCKET_PATH = "/ws/generations/";
@@ -38,9 +44,82 @@ function startGeneration(frame) {
   });
 }
 
-function openGeneration(id) {
-  location.assign(`/g/${encodeURIComponent(id)}`);
+const GENERATION_PATH = /^\/g\/([0-9a-f-]{36})\/?$/;
+const pageOf = (id) => `/g/${encodeURIComponent(id)}`;
+
+/** /g/<id> as the server renders it, parsed (scripts in it never run), or null. */
+async function fetchPage(id) {
+  try {
+    const response = await fetch(pageOf(id), {
+      credentials: "same-origin",
+      headers: { Accept: "text/html" },
+    });
+    if (!response.ok) return null;
+    const doc = new DOMParser().parseFromString(await response.text(), "text/html");
+    return doc.getElementById("generation-data") && doc.getElementById("lineage") ? doc : null;
+  } catch {
+    return null;
+  }
 }
+
+/** Put the Versions card of `doc` in place of this page's (or under the screenshot). */
+function placeCard(doc) {
+  const card = document.adoptNode(doc.getElementById("lineage"));
+  const current = $("lineage");
+  if (current) current.replaceWith(card);
+  else $("source")?.after(card);
+  mirrorStatus();
+}
+
+let showing = 0; // the latest switch wins when versions are clicked quickly
+
+/** Show generation `id` in place: its screenshot, details, panels and Versions card. With
+ *  `push`, the address moves to /g/<id> (Back returns); popstate passes `push: false`. A page
+ *  that cannot be fetched is loaded the ordinary way, which shows what went wrong. */
+async function showVersion(id, { push }) {
+  const ticket = ++showing;
+  const doc = await fetchPage(id);
+  if (ticket !== showing) return;
+  if (!doc) {
+    location.assign(pageOf(id));
+    return;
+  }
+  const data = JSON.parse(doc.getElementById("generation-data").textContent);
+  data.instructions = doc.getElementById("source-instructions")?.textContent.trim();
+  if (push) history.pushState({ id }, "", pageOf(id));
+  placeCard(doc); // first: app.js's `clonegen:generation` then finds the card already there
+  showStoredGeneration(data);
+}
+
+function openGeneration(id) {
+  return showVersion(id, { push: true });
+}
+
+onAddressChange((path) => {
+  const id = GENERATION_PATH.exec(path)?.[1];
+  if (!id) return false;
+  showVersion(id, { push: false });
+  return true;
+});
+
+// A link in the card switches in place; a click meant for a new tab or window stays a link.
+document.addEventListener("click", (event) => {
+  const link = event.target.closest?.("#lineage-chain a, #lineage-children a");
+  if (!link || event.defaultPrevented || event.button !== 0) return;
+  if (event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return;
+  const id = GENERATION_PATH.exec(new URL(link.href).pathname)?.[1];
+  if (!id) return;
+  event.preventDefault();
+  openGeneration(id);
+});
+
+// A generation started on this page (the form) has no card yet: fetch its page's.
+document.addEventListener("clonegen:generation", async ({ detail: { id } }) => {
+  if ($("lineage")?.dataset.generationId === id) return;
+  const ticket = showing;
+  const doc = await fetchPage(id);
+  if (doc && ticket === showing && shownGenerationId() === id) placeCard(doc);
+});
 
 function describeError(error) {
   return `${error.message ?? "Something went wrong."} (${error.code ?? "error"})`;
@@ -48,13 +127,14 @@ function describeError(error) {
 
 // ---- Edit a finished variant ------------------------------------------------------
 
-const GENERATION_PATH = /^\/g\/([0-9a-f-]{36})\/?$/;
-
-/** The generation this page shows: from the server's lineage card, else from the address
- *  (a generation started on this page moves the address to /g/<id> without a reload). */
+/** The generation this page shows: its card's, else the address's (one started on this page
+ *  moves the address at once; its card comes a moment later). */
 function currentGenerationId() {
   return $("lineage")?.dataset.generationId ?? GENERATION_PATH.exec(location.pathname)?.[1];
 }
+
+/** The generation app.js shows right now. */
+const shownGenerationId = () => $("generation-id")?.textContent.trim();
 
 function editBox(panel) {
   const index = Number(panel.dataset.index);
@@ -143,8 +223,9 @@ if (panels) {
 
 // ---- Run again ---------------------------------------------------------------------
 
-const rerun = $("rerun-form");
-rerun?.addEventListener("submit", async (event) => {
+// Delegated: the card, and so the form, is replaced on every switch.
+document.addEventListener("submit", async (event) => {
+  if (event.target.id !== "rerun-form") return;
   event.preventDefault();
   const message = $("lineage-message");
   const button = $("rerun-submit");
@@ -206,14 +287,17 @@ if (form && urlField) {
 // ---- Keep this version's badge in step with the page's own status ------------------
 
 const overall = $("overall");
-const currentBadge = document.querySelector('#lineage-chain li[aria-current="page"] .badge');
-if (overall && currentBadge) {
-  const mirror = () => {
-    const status = overall.dataset.status;
-    if (!status) return;
-    currentBadge.dataset.status = status;
-    currentBadge.textContent = status;
-  };
-  new MutationObserver(mirror).observe(overall, { attributes: true, attributeFilter: ["data-status"] });
-  mirror();
+function mirrorStatus() {
+  const badge = document.querySelector('#lineage-chain li[aria-current="page"] .badge');
+  const status = overall?.dataset.status;
+  if (!badge || !status || $("lineage").dataset.generationId !== shownGenerationId()) return;
+  badge.dataset.status = status;
+  badge.textContent = status;
+}
+if (overall) {
+  new MutationObserver(mirrorStatus).observe(overall, {
+    attributes: true,
+    attributeFilter: ["data-status"],
+  });
+  mirrorStatus();
 }
