@@ -17,6 +17,7 @@ urlpatterns = [
     re_path(GENERATION + r"/screenshot/?$", views.screenshot, name="generation-screenshot"),
     re_path(GENERATION + r"/thumbnail/?$", views.thumbnail, name="generation-thumbnail"),
     re_path(r"^history/?$", views.history, name="history"),
+    re_path(r"^stats/?$", views.model_stats, name="stats"),
     path("accounts/login/", LoginView.as_view(), name="login"),
     path("api/", include("generations.api.urls")),
     path("admin/", admin.site.urls),

@@ -19,6 +19,7 @@ from generations import lineage, selectors, services, thumbnails
 from generations.access import Requester
 from generations.actions import MAX_INSTRUCTIONS_CHARS
 from generations.errors import AppError
+from generations.image_models import image_model
 from generations.images import MAX_PIXELS, MIN_SIDE, sniffed_type
 from generations.models import (
     ACTIVE_GENERATION_STATUSES,
@@ -57,6 +58,12 @@ def page_vocabulary() -> dict:
         },
         "error_hints": dict(VariantErrorCode.choices),
         "stack_labels": dict(Stack.choices),
+        # Whether this server renders and scores variants (contract §9): without, none is pending.
+        "renders": settings.CLONEGEN_RENDERS,
+        # The "Generate images" switch: its default and what it adds (contract §11).
+        "images_default": settings.CLONEGEN_IMAGES,
+        "image_estimate_usd": _image_estimate_usd(),
+        "images_per_variant": settings.CLONEGEN_IMAGES_PER_VARIANT,
         # The server's input limits, so the page refuses what the server would before uploading.
         "limits": {
             "max_instructions_chars": MAX_INSTRUCTIONS_CHARS,
@@ -64,6 +71,11 @@ def page_vocabulary() -> dict:
             "max_image_pixels": MAX_PIXELS,
         },
     }
+
+
+def _image_estimate_usd() -> float | None:
+    estimate = image_model(settings.CLONEGEN_IMAGE_MODEL).estimated_cost_usd(1024, 1024)
+    return None if estimate is None else float(estimate)
 
 
 def _base_context() -> dict:
@@ -137,6 +149,12 @@ def history(request):
             ],
         },
     )
+
+
+@require_safe
+def model_stats(request):
+    """The model leaderboard: its script draws GET /api/models/stats."""
+    return render(request, "generations/stats.html", {**_base_context(), "page": "stats"})
 
 
 @require_safe
@@ -215,6 +233,7 @@ def _page_data(generation) -> dict:
         # Only a user's choice: nothing shows as chosen before one (contract §13).
         "chosen_index": generation.chosen_index,
         "demo": generation.demo,
+        "images": generation.images,  # asked for generated images: the page waits for them
         "screenshot": {
             "url": reverse("generation-screenshot", args=[generation.id]),
             "type": generation.screenshot_type,

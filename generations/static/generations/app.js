@@ -8,11 +8,13 @@ import { instructionsCounter, refusalText } from "./composer.js";
 import { describeImage, formatBytes, inspectImage } from "./image.js";
 import { setupLayout } from "./layout.js";
 import { formatSeconds, VariantPanel } from "./panel.js";
+import { panelOrder } from "./scores.js";
 import { GenerationSocket } from "./socket.js";
 import {
   ACTIVE_GENERATION as ACTIVE,
   ENDED_VARIANT,
   LIMITS,
+  RENDERS,
   RETRYABLE_GENERATION as RETRYABLE,
   STACK_LABELS,
 } from "./vocabulary.js";
@@ -38,6 +40,7 @@ const els = {
   instructions: $("instructions"),
   instructionsCount: $("instructions-count"),
   stack: $("stack"),
+  images: $("images"),
   generate: $("generate"),
   message: $("message"),
   source: $("source"),
@@ -51,6 +54,7 @@ const els = {
   overall: $("overall"),
   demoBadge: $("demo-badge"),
   deleteButton: $("delete"),
+  orderByScore: $("order-score"),
   deleteDialog: $("delete-dialog"),
   connection: $("connection"),
   cancel: $("cancel"),
@@ -77,6 +81,9 @@ const state = {
   generateSent: false,
   awaitingSnapshot: false,
   pendingAction: null, // "retry" or "cancel", sent once the socket is open
+  screenshotUrl: null,
+  imagesAsked: false, // the generation asked for generated images (contract §11)
+  byScore: false, // the panels are ordered by visual score
 };
 
 // ---- messages --------------------------------------------------------------
@@ -153,8 +160,9 @@ function showConnection(connection) {
 function ensurePanel(index) {
   let panel = state.panels.get(index);
   if (!panel) {
-    panel = new VariantPanel(index, { demo: state.demo, onChoose: choose });
+    panel = new VariantPanel(index, { demo: state.demo, onChoose: choose, onScored: applyOrder });
     panel.setGeneration(state.id);
+    panel.setScreenshot(state.screenshotUrl);
     state.panels.set(index, panel);
     const next = [...state.panels.keys()].filter((i) => i > index).sort((a, b) => a - b)[0];
     els.panels.insertBefore(panel.root, next === undefined ? null : state.panels.get(next).root);
@@ -241,8 +249,10 @@ async function fillOmitted(indexes) {
     panel.setGeneration(id);
     panel.setModels({ model: v.model, requestedModel: v.requested_model });
     panel.syncText(v.text ?? "");
-    if (v.status === "completed") panel.complete({ html: v.html, finishReason: v.finish_reason });
-    else panel.fail(v.error, v.status);
+    if (v.status === "completed") {
+      panel.complete({ html: v.html, finishReason: v.finish_reason });
+      applyPostProcessing(panel, v);
+    } else panel.fail(v.error, v.status);
   }
   updateChoice();
 }
@@ -253,10 +263,12 @@ async function refreshDetails() {
   refreshing = api(`/api/generations/${encodeURIComponent(id)}`)
     .then((data) => {
       if (id !== state.id) return;
+      if (typeof data.images === "boolean") state.imagesAsked = data.images;
       for (const v of data.variants ?? []) {
         const panel = ensurePanel(v.index);
         panel.setModels({ model: v.model, requestedModel: v.requested_model });
         if (v.status === "completed") {
+          applyPostProcessing(panel, v);
           panel.setDetails({
             durationMs: v.duration_ms,
             usage: { prompt_tokens: v.prompt_tokens, completion_tokens: v.completion_tokens },
@@ -273,6 +285,10 @@ async function refreshDetails() {
       if (!ACTIVE.has(data.status)) setOverall(data.status, data.duration_ms);
       if (data.chosen_index != null) state.chosenIndex = data.chosen_index;
       updateChoice();
+      if (!ACTIVE.has(data.status)) {
+        if (awaitingPostProcessing()) followPostProcessing();
+        else maybeStopFollowing();
+      }
     })
     .catch(() => {
       // Details only: the code and previews come from the socket, so nothing is missing.
@@ -280,6 +296,89 @@ async function refreshDetails() {
     .finally(() => {
       refreshing = null;
     });
+}
+
+// ---- after the save: renders, scores and images (contract §9, §11) ----------------
+
+// Renders and images come after a variant is saved, often after `generation.finished`: the page
+// keeps its socket (and asks the REST API every few seconds) until they are in, for so long.
+const FOLLOW_MS = 60_000;
+const POLL_MS = 2_000;
+const follow = { timer: null, until: 0 };
+
+/** Apply what a generation object, a snapshot or a frame says about renders and images. */
+function applyPostProcessing(panel, v) {
+  if ("render_status" in v || "score" in v) {
+    panel.setScore({
+      renderStatus: v.render_status,
+      renderError: v.render_error,
+      score: v.score,
+      renderUrl: v.render_url,
+    });
+  }
+  if (Array.isArray(v.images) && v.images.length) {
+    panel.setImages({ images: v.images, html: v.status === "completed" ? v.html : undefined });
+  }
+}
+
+function awaitingPostProcessing() {
+  return [...state.panels.values()].some((panel) => panel.status === "completed" && (
+    (RENDERS && panel.renderStatus === "pending" && !panel.renderGaveUp)
+    || (state.imagesAsked && !panel.imagesSettled)
+  ));
+}
+
+function followPostProcessing() {
+  if (follow.timer) return;
+  follow.until = performance.now() + FOLLOW_MS;
+  follow.timer = setInterval(pollPostProcessing, POLL_MS);
+}
+
+function stopFollowing() {
+  clearInterval(follow.timer);
+  follow.timer = null;
+  if (state.id && !ACTIVE.has(state.status)) socket.stop();
+}
+
+async function pollPostProcessing() {
+  if (performance.now() > follow.until) {
+    // Nothing came in time (a busy server, or a record older than renders): say so, stop.
+    for (const panel of state.panels.values()) panel.giveUpRender();
+    stopFollowing();
+    return;
+  }
+  if (!awaitingPostProcessing()) {
+    stopFollowing();
+    return;
+  }
+  const id = state.id;
+  const data = await api(`/api/generations/${encodeURIComponent(id)}`).catch(() => null);
+  if (!data || id !== state.id) return;
+  for (const v of data.variants ?? []) {
+    const panel = state.panels.get(v.index);
+    if (panel?.status === "completed") applyPostProcessing(panel, v);
+  }
+}
+
+/** Done with the socket once nothing more will come for this generation. */
+function maybeStopFollowing() {
+  if (!ACTIVE.has(state.status) && !awaitingPostProcessing()) stopFollowing();
+}
+
+/** Place the panels by score (highest first) or by their own order. */
+function applyOrder() {
+  const order = panelOrder(state.panels.values(), state.byScore);
+  for (const [panel, position] of order) {
+    // CSSOM, not a style attribute (the Content-Security-Policy allows only this). Moving the
+    // nodes instead would reload every preview.
+    panel.root.style.order = state.byScore ? String(position + 1) : "";
+  }
+}
+
+function setOrderByScore(byScore) {
+  state.byScore = byScore;
+  els.orderByScore.setAttribute("aria-pressed", String(byScore));
+  applyOrder();
 }
 
 // ---- the generation --------------------------------------------------------
@@ -312,6 +411,8 @@ function showGenerationView({ id, status, screenshot, stack, instructions }) {
   els.jsonLink.href = `/api/generations/${encodeURIComponent(id)}`;
   if (screenshot) {
     els.sourceImage.src = screenshot.url;
+    state.screenshotUrl = screenshot.link ?? screenshot.url;
+    for (const panel of state.panels.values()) panel.setScreenshot(state.screenshotUrl);
     els.sourceImage.width = screenshot.width;
     els.sourceImage.height = screenshot.height;
     els.sourceLink.href = screenshot.link ?? screenshot.url;
@@ -327,7 +428,8 @@ function showGenerationView({ id, status, screenshot, stack, instructions }) {
 
 function finished(status) {
   setOverall(status);
-  socket.stop();
+  if (awaitingPostProcessing()) followPostProcessing();
+  else socket.stop();
   refreshDetails();
 }
 
@@ -393,6 +495,23 @@ const handlers = {
     });
     updateChoice();
   },
+  "variant.scored"(frame) {
+    const panel = state.panels.get(frame.index);
+    if (!panel) return;
+    panel.setScore({
+      renderStatus: frame.render_status ?? (frame.score ? "done" : undefined),
+      renderError: frame.render_error,
+      score: frame.score,
+      renderUrl: frame.render_url,
+    });
+    maybeStopFollowing();
+  },
+  "variant.images"(frame) {
+    const panel = state.panels.get(frame.index);
+    if (!panel) return;
+    panel.setImages({ html: frame.html, images: frame.images ?? [] });
+    maybeStopFollowing();
+  },
   "variant.failed"(frame) {
     ensurePanel(frame.index).fail(frame.error);
     updateChoice();
@@ -414,6 +533,7 @@ const handlers = {
       panel.syncText(item.text ?? "");
       if (item.status === "completed") {
         panel.complete({ html: item.html, finishReason: item.finish_reason });
+        applyPostProcessing(panel, item);
         if (panel.durationMs === null) missingDetails = true;
       } else if (ENDED_VARIANT.has(item.status)) {
         panel.fail(item.error, item.status);
@@ -623,7 +743,9 @@ els.form.addEventListener("submit", async (event) => {
     image: state.image.dataUrl,
     instructions: els.instructions.value.trim(),
     stack: els.stack.value,
+    images: els.images.checked,
   };
+  state.imagesAsked = els.images.checked;
   state.generateSent = false;
   setBusy(true);
   socket.start();
@@ -633,6 +755,7 @@ els.form.addEventListener("submit", async (event) => {
 
 function followStoredGeneration(data) {
   state.id = data.id;
+  state.imagesAsked = Boolean(data.images);
   state.demo = data.demo;
   state.chosenIndex = data.chosen_index;
   showGenerationView({
@@ -665,10 +788,14 @@ export function showStoredGeneration(data) {
   state.panels.clear();
   state.awaitingSnapshot = false;
   state.pendingAction = null;
+  clearInterval(follow.timer); // the last generation's renders are no longer awaited here
+  follow.timer = null;
   clearMessage();
   followStoredGeneration(data);
   if (socket.isOpen) requestSnapshot(); // else opening the socket subscribes
 }
+
+els.orderByScore.addEventListener("click", () => setOrderByScore(!state.byScore));
 
 setupLayout(els.workspace, $("layout-compare"), () => {
   for (const panel of state.panels.values()) panel.preferPreview();

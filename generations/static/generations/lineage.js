@@ -271,6 +271,7 @@ if (form && urlField) {
             url: urlField.value.trim(),
             instructions: $("instructions").value.trim(),
             stack: $("stack").value,
+            images: Boolean($("images")?.checked),
           }),
         );
       } catch (error) {

@@ -3,8 +3,10 @@
 // Offsets in the socket protocol count code points (Python `len`), while JS strings count
 // UTF-16 units, so each panel keeps its text and a separate code-point length.
 
+import { CompareView } from "./compare.js";
+import { ScoreBadge } from "./scores.js";
 import { showHighlighted } from "./syntax.js";
-import { ACTIVE_VARIANT, ERROR_HINTS, VARIANT_STATUS_LABELS } from "./vocabulary.js";
+import { ACTIVE_VARIANT, ERROR_HINTS, RENDERS, VARIANT_STATUS_LABELS } from "./vocabulary.js";
 
 // "restarting" is the page's own state between a `variant.restarted` frame and the next chunk;
 // the server's variant is `streaming` throughout.
@@ -55,11 +57,22 @@ export function formatSeconds(ms) {
 const numberFormat = new Intl.NumberFormat("en");
 
 export class VariantPanel {
-  constructor(index, { demo, onChoose, onCopied }) {
+  constructor(index, { demo, onChoose, onCopied, onScored }) {
     this.index = index;
     this.demo = demo;
     this.onChoose = onChoose;
     this.onCopied = onCopied;
+    this.onScored = onScored;
+    // After the save, the server renders and scores the page (contract §9) and may replace
+    // its placeholder images (§11); none of it changes the variant's status.
+    this.renderStatus = null;
+    this.renderError = "";
+    this.renderUrl = null;
+    this.score = null;
+    this.images = [];
+    this.imagesSettled = false; // a variant.images frame (or a stored list) arrived
+    this.htmlVersion = 0; // bumped when the HTML changes under a loaded preview
+    this.screenshotUrl = null;
     this.generationId = null;
     this.requestedModel = null;
     this.model = null;
@@ -99,7 +112,10 @@ export class VariantPanel {
     this.statusEl = make("span", "badge status");
     this.timerEl = make("span", "timer");
     this.timerEl.title = "Time this variant has taken";
-    side.append(this.statusEl, this.timerEl);
+    this.scoreBadge = new ScoreBadge();
+    const badges = make("div", "panel-badges");
+    badges.append(this.scoreBadge.root, this.statusEl);
+    side.append(badges, this.timerEl);
     header.append(title, side);
 
     this.metaEl = make("p", "meta");
@@ -122,13 +138,24 @@ export class VariantPanel {
     this.frame.setAttribute("referrerpolicy", "no-referrer");
     this.frame.title = `Rendered page of variant ${i + 1}`;
     this.frame.tabIndex = -1;
+    // A new address set while the frame is still committing its last one can be dropped by
+    // the browser: the next address waits for the current load to end.
+    this.frameLoading = false;
+    this.frame.addEventListener("load", () => {
+      this.frameLoading = false;
+      if (this.wantedUrl && this.wantedUrl !== this.frame.getAttribute("src")) this.loadFrame();
+    });
     this.viewport.append(this.frame);
-    stage.append(this.noticeEl, this.codeEl, this.htmlEl, this.viewport);
+    this.compare = new CompareView(i);
+    stage.append(this.noticeEl, this.codeEl, this.htmlEl, this.viewport, this.compare.root);
 
     const toolbar = make("div", "toolbar");
     toolbar.setAttribute("role", "toolbar");
     toolbar.setAttribute("aria-label", `Variant ${i + 1} actions`);
-    const views = toggle({ preview: "Preview", code: "Code", raw: "Raw answer" }, "Show");
+    const views = toggle(
+      { preview: "Preview", compare: "Compare", code: "Code", raw: "Raw answer" }, "Show",
+    );
+    views.buttons.compare.title = "The original screenshot over the server's render of this page";
     views.group.classList.add("views");
     this.viewButtons = views.buttons;
     const widths = toggle({ desktop: "Desktop", mobile: "Mobile" }, "Preview width");
@@ -220,9 +247,15 @@ export class VariantPanel {
     this.usage = null;
     this.finishReason = null;
     this.frame.removeAttribute("src");
+    this.frameLoading = false;
+    this.wantedUrl = null;
     this.loadedUrl = null;
+    this.loadedHtml = null;
     this.highlightedHtml = null;
     this.htmlCode.textContent = "";
+    this.setScore({ renderStatus: null, renderError: "", score: null, renderUrl: null });
+    this.images = [];
+    this.imagesSettled = false;
     if (!this.viewChosenByUser) this.view = "code";
     this.render();
   }
@@ -273,6 +306,8 @@ export class VariantPanel {
     if (model) this.model = model;
     if (typeof html === "string") this.html = html;
     this.error = null;
+    // A server that renders renders every completed variant: the score is on its way.
+    if (this.renderStatus === null && RENDERS) this.renderStatus = "pending";
     this.setDetails({ durationMs, usage, finishReason });
     this.setStatus("completed");
     if (!this.viewChosenByUser && this.html !== null) this.view = "preview";
@@ -282,6 +317,49 @@ export class VariantPanel {
   fail(error, status = "failed") {
     this.error = error ?? null;
     this.setStatus(status);
+  }
+
+  /** The server's render and score of this variant, as the API and the frames give them. */
+  setScore({ renderStatus, renderError, score, renderUrl }) {
+    if (renderStatus !== undefined) this.renderStatus = renderStatus;
+    if (this.renderStatus !== "pending") this.renderGaveUp = false;
+    if (renderError !== undefined) this.renderError = renderError ?? "";
+    if (score !== undefined) this.score = score ?? null;
+    if (renderUrl !== undefined) this.renderUrl = renderUrl ?? null;
+    if (this.score && !this.renderStatus) this.renderStatus = "done";
+    this.render();
+    this.onScored?.(this);
+  }
+
+  /** The variant's images were generated: the stored HTML now points at them. */
+  setImages({ html, images }) {
+    if (Array.isArray(images)) this.images = images;
+    this.imagesSettled = true;
+    if (typeof html === "string") this.html = html;
+    this.render();
+  }
+
+  /** The render's address, once the server has one. */
+  renderAddress() {
+    if (this.renderStatus !== "done" || !this.generationId) return null;
+    return this.renderUrl
+      ?? `/api/generations/${encodeURIComponent(this.generationId)}/variants/${this.index}/render.png`;
+  }
+
+  /** No render came while the page waited: the badge says so instead of "Rendering…". */
+  giveUpRender() {
+    if (this.status !== "completed" || this.renderStatus !== "pending") return;
+    this.renderGaveUp = true;
+    this.render();
+  }
+
+  setScreenshot(url) {
+    this.screenshotUrl = url ?? null;
+    this.render();
+  }
+
+  get hasGeneratedImages() {
+    return this.images.some((image) => image.status === "generated");
   }
 
   setChosen(chosen) {
@@ -324,6 +402,16 @@ export class VariantPanel {
 
   download() {
     if (this.html === null) return;
+    if (this.hasGeneratedImages && this.generationId) {
+      // A zip of index.html and its stored images, made by the server (contract §11).
+      const link = make("a");
+      link.href = `/api/generations/${encodeURIComponent(this.generationId)}/variants/${this.index}/download`;
+      link.download = "";
+      document.body.append(link);
+      link.click();
+      link.remove();
+      return;
+    }
     const url = URL.createObjectURL(new Blob([this.html], { type: "text/html;charset=utf-8" }));
     const link = make("a");
     link.href = url;
@@ -416,17 +504,40 @@ export class VariantPanel {
     this.stage.dataset.view = view;
     this.showCodeViews(view);
     this.viewport.hidden = view !== "preview";
+    this.compare.root.hidden = view !== "compare";
+    const renderUrl = this.renderAddress();
+    if (view === "compare") {
+      this.compare.setSources({ renderUrl, originalUrl: this.screenshotUrl });
+    }
+    // A server that does not render leaves every render pending: no badge then.
+    const pendingForNothing = this.renderStatus === "pending" && !RENDERS;
+    this.scoreBadge.show({
+      completed: this.status === "completed" && !pendingForNothing,
+      renderStatus: this.renderGaveUp ? "late" : this.renderStatus,
+      renderError: this.renderError,
+      score: this.score,
+    });
+    this.root.dataset.render = this.renderStatus ?? "";
     // The page loads from the REST HTML endpoint, whose own Content-Security-Policy sandboxes
     // it; an inline srcdoc would inherit this page's strict policy and break the preview.
-    const url = this.htmlUrl();
+    let url = this.htmlUrl();
+    if (url && url === this.loadedUrl && this.loadedHtml !== this.html) {
+      // New HTML under the same address (its images were generated): a new address, since
+      // setting the same one while its first load is under way is not always a new load.
+      this.htmlVersion += 1;
+      url = this.htmlUrl();
+    }
     if (url && this.loadedUrl !== url) {
-      this.frame.src = url;
       this.loadedUrl = url;
+      this.loadedHtml = this.html;
+      this.wantedUrl = url;
+      if (!this.frameLoading) this.loadFrame();
     }
     for (const [value, node] of Object.entries(this.viewButtons)) {
       node.setAttribute("aria-pressed", String(value === view));
       node.disabled = value !== "code" && !hasHtml;
     }
+    this.viewButtons.compare.disabled = !renderUrl || !this.screenshotUrl;
     for (const [value, node] of Object.entries(this.widthButtons)) {
       node.setAttribute("aria-pressed", String(value === this.width));
       node.disabled = !hasHtml;
@@ -434,6 +545,9 @@ export class VariantPanel {
     this.viewport.dataset.width = this.width;
     this.copyButton.disabled = !hasHtml;
     this.downloadButton.disabled = !hasHtml;
+    this.downloadButton.title = this.hasGeneratedImages
+      ? "A zip: index.html and its generated images"
+      : "The page as one HTML file";
     if (url) {
       this.openLink.href = url;
       this.openLink.removeAttribute("aria-disabled");
@@ -453,7 +567,9 @@ export class VariantPanel {
 
   /** The view the stage shows: without HTML yet, the streaming answer is the code. */
   shownView() {
-    return this.html === null ? "code" : this.view;
+    if (this.html === null) return "code";
+    if (this.view === "compare" && !(this.renderAddress() && this.screenshotUrl)) return "preview";
+    return this.view;
   }
 
   buildHtmlView() {
@@ -479,10 +595,16 @@ export class VariantPanel {
     }
   }
 
+  loadFrame() {
+    this.frameLoading = true;
+    this.frame.src = this.wantedUrl;
+  }
+
   /** The variant's page on the REST API, once it has one. */
   htmlUrl() {
     if (this.html === null || this.status !== "completed" || !this.generationId) return null;
-    return `/api/generations/${encodeURIComponent(this.generationId)}/variants/${this.index}/html`;
+    const url = `/api/generations/${encodeURIComponent(this.generationId)}/variants/${this.index}/html`;
+    return this.htmlVersion ? `${url}?v=${this.htmlVersion}` : url;
   }
 
   /** Lay the page out at a real desktop or phone width, scaled down to fit the panel. */

@@ -13,3 +13,5 @@ export const ERROR_HINTS = data.error_hints ?? {};
 export const STACK_LABELS = data.stack_labels ?? {};
 // The server's input limits (instructions, image size): checked here before anything is sent.
 export const LIMITS = data.limits ?? {};
+// Whether this server renders and scores completed variants (off: no render is ever pending).
+export const RENDERS = data.renders ?? true;
