@@ -81,6 +81,7 @@ def _stored_variant(variant: Variant) -> dict:
         "html": variant.shown_html,
         "score": variant.score,
         "render_status": variant.render_status,
+        "render_error": variant.render_error,
         "images": variant.images,
         "finish_reason": variant.finish_reason or None,
         "error": _error(variant),
@@ -108,6 +109,7 @@ def _live_variant(variant: LiveVariant) -> dict:
         "error": None,
         "score": None,
         "render_status": RenderStatus.PENDING,
+        "render_error": "",
         "images": [],
     }
 

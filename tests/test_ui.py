@@ -186,6 +186,10 @@ def test_upload_streams_four_variants_into_sandboxed_previews(
         assert "streaming" in seen, (index, seen)
         assert seen[-1] == "completed", (index, seen)
     assert_previews_render(page, DEFAULT_MODELS)
+    # Tailwind comes from clonegen: the sample pages load cdn.tailwindcss.com, which this
+    # machine cannot reach, and are styled all the same (contract §9).
+    heading = page.frame_locator('.panel[data-index="0"] iframe').locator("h1")
+    expect(heading).to_have_css("font-weight", "800")  # font-extrabold
     expect(page.locator("#overall")).to_contain_text("completed")
     for index, model in enumerate(DEFAULT_MODELS):
         panel = page.locator(f'.panel[data-index="{index}"]')

@@ -7,9 +7,12 @@ demo-1280-compare.png, demo-390-top.png, demo-390.png, admin-1280-list.png, admi
 
 import base64
 import io
+import json
 import os
 import subprocess
 import sys
+import time
+import urllib.request
 
 import pytest
 from PIL import Image
@@ -46,6 +49,18 @@ MESSAGE_LOG = """() => { window.__messages = [];
       characterData: true}); }"""
 
 
+def wait_for_model_listing(server, timeout: float = 20) -> None:
+    """Until the server's background fetch of GET /v1/models has answered (health shows it)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with urllib.request.urlopen(server.base_url + "/api/health") as answer:
+            models = json.load(answer)["data"]["models"]
+        if models[0]["available"] is not None:
+            return
+        time.sleep(0.1)  # polling: the fetch has no event a test can await
+    raise AssertionError("the model listing never arrived")
+
+
 def all_in_view(page, width: int, height: int) -> list[dict]:
     boxes = page.evaluate(BOXES)
     assert len(boxes) == 5
@@ -76,8 +91,13 @@ def test_demo_generation_at_1920_1280_and_390(daphne, open_page, tmp_path):  # n
     server = serve_demo(daphne)
     shot = tmp_path / "page.png"
     shot.write_bytes(png_bytes(1280, 1600, "#dbe7f3"))
+    wait_for_model_listing(server)
     page = open_page(server.base_url, "/", width=1920, height=1080)
     expect(page.locator("#demo-banner")).to_be_visible()
+    # The demo stand-in lists the default models with their announced shutdown (contract §12).
+    expect(page.locator(".model-warning summary")).to_contain_text(
+        "gpt-4o-2024-11-20 shuts down on 2027-01-14"
+    )
     upload_and_generate(page, shot, "1280 \N{MULTIPLICATION SIGN} 1600 px")
     page.wait_for_function(COMPLETED_PANELS, arg=4)
     expect(page.locator("#layout-compare")).to_have_attribute("aria-pressed", "false")
