@@ -56,7 +56,14 @@ test-embedded: $(BIN)/activate ## the whole suite on the embedded stack (SQLite,
 	DJANGO_DEBUG=1 $(BIN)/python manage.py makemigrations --check --dry-run
 	$(BIN)/pytest
 
-# Not again: UI and pure unit tests, and the tests that choose PostgreSQL and Redis themselves.
+# Not again: UI tests, the tests that choose PostgreSQL and Redis themselves, and the modules
+# that touch neither a database nor a channel layer (the same code runs on either stack).
+STACK_FREE_TESTS := test_multiprocess.py test_extraction.py test_images.py test_catalog.py \
+	test_access.py test_image_models.py test_live.py test_model_table.py test_prompts.py \
+	test_request_params.py test_score_page.py test_scoring.py test_snapshot_size.py test_sse.py \
+	test_url_guard.py test_url_proxy.py test_rendering.py test_url_capture.py \
+	test_model_client.py test_placeholder_images.py test_model_status.py \
+	test_standin_images.py test_tailwind.py
 # Runs when both services answer; skipped (and said so) when they don't, except in CI (CI=true),
 # where .ci/run starts them and a missing service is a failure.
 test-stack: $(BIN)/activate ## the suite again on PostgreSQL + Redis, when they are reachable (required in CI)
@@ -66,8 +73,7 @@ test-stack: $(BIN)/activate ## the suite again on PostgreSQL + Redis, when they 
 		exit 0; \
 	fi; \
 	DATABASE_URL=$(TEST_POSTGRES_URL) REDIS_URL=$(TEST_REDIS_URL) $(BIN)/pytest -m "not ui" \
-		--ignore=tests/test_multiprocess.py --ignore=tests/test_extraction.py \
-		--ignore=tests/test_images.py --ignore=tests/test_catalog.py \
+		$(addprefix --ignore=tests/,$(STACK_FREE_TESTS)) \
 		--deselect=tests/test_transfer.py::test_round_trip_sqlite_to_postgresql_to_sqlite
 
 screenshots: $(BIN)/activate browser ## refresh the README's screenshot docs/ui.png (a demo-mode run in Chromium)
