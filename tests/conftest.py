@@ -50,6 +50,31 @@ def browser():
 
 
 @pytest.fixture
+def open_page(browser):
+    """Open a page in a fresh browser context (like another machine) at `base_url + path`,
+    recording each panel's statuses (`window.__statuses`) and the console's errors."""
+    from tests.ui_support import STATUS_RECORDER, ConsoleErrors
+
+    opened = []
+
+    def _open(base_url: str, path: str = "/", width: int = 1280, height: int = 900):
+        context = browser.new_context(viewport={"width": width, "height": height})
+        context.set_default_timeout(30_000)
+        page = context.new_page()
+        errors = ConsoleErrors(origin=base_url)
+        errors.attach(page)
+        page.add_init_script(STATUS_RECORDER)
+        page.console_errors = errors.errors
+        opened.append(context)
+        page.goto(base_url + path)
+        return page
+
+    yield _open
+    for context in opened:
+        context.close()
+
+
+@pytest.fixture
 def standin():
     """A fresh OpenAI-compatible stand-in on 127.0.0.1; tests script its faults and pages."""
     server = Standin()

@@ -16,10 +16,9 @@ from demo.faults import Fault
 from tests.factories import make_generation
 from tests.support import DEFAULT_MODELS, REPO, png_bytes
 from tests.ui_support import (
-    ARTIFACTS,
     COMPLETED_PANELS,
-    ConsoleErrors,
     CuttableProxy,
+    save_screenshot,
     upload_and_generate,
 )
 
@@ -37,43 +36,9 @@ EVERY_CODE_LONGER_THAN = """(chars) => {
   return codes.length === 4 && codes.every((e) => e.textContent.length > chars);
 }"""
 # Predicates are functions, never bare expressions (see ui_support.COMPLETED_PANELS).
-# Records every status each panel shows, so a test can tell it streamed before it finished.
-STATUS_RECORDER = """
-window.__statuses = {};
-new MutationObserver((records) => {
-  for (const r of records) {
-    const el = r.target;
-    if (!el.classList || !el.classList.contains('panel')) continue;
-    const log = (window.__statuses[el.dataset.index] ??= []);
-    if (log[log.length - 1] !== el.dataset.status) log.push(el.dataset.status);
-  }
-}).observe(document, {subtree: true, attributes: true, attributeFilter: ['data-status']});
-"""
 
 
 # ------------------------------------------------------------------------------- fixtures
-
-
-@pytest.fixture
-def open_page(browser):
-    """Open a page in a fresh browser context (like another machine) at `base_url + path`."""
-    opened = []
-
-    def _open(base_url: str, path: str = "/", width: int = 1280, height: int = 900):
-        context = browser.new_context(viewport={"width": width, "height": height})
-        context.set_default_timeout(20_000)
-        page = context.new_page()
-        errors = ConsoleErrors(origin=base_url)
-        errors.attach(page)
-        page.add_init_script(STATUS_RECORDER)
-        page.console_errors = errors.errors
-        opened.append(context)
-        page.goto(base_url + path)
-        return page
-
-    yield _open
-    for context in opened:
-        context.close()
 
 
 @pytest.fixture
@@ -155,13 +120,6 @@ def assert_no_console_errors(page, expected: re.Pattern | None = None) -> None:
     """No error from the app; `expected` matches errors the browser logs on its own."""
     errors = [e for e in page.console_errors if not (expected and expected.search(e))]
     assert errors == [], errors
-
-
-def save_screenshot(page, name: str):
-    ARTIFACTS.mkdir(exist_ok=True)
-    path = ARTIFACTS / name
-    page.screenshot(path=str(path))
-    return path
 
 
 # ------------------------------------------------------------------------------- tests

@@ -19,9 +19,8 @@ from PIL import Image
 
 from demo.faults import Fault
 from tests.support import DEFAULT_MODELS, REPO, data_url, png_bytes
-from tests.test_ui import (  # noqa: F401 - open_page is a fixture
+from tests.test_ui import (
     assert_no_console_errors,
-    open_page,
     save_screenshot,
     serve,
     stored_generation,
@@ -87,7 +86,7 @@ def noisy_png(path, width: int, height: int):
 
 
 @pytest.mark.e2e
-def test_demo_generation_at_1920_1280_and_390(daphne, open_page, tmp_path):  # noqa: F811
+def test_demo_generation_at_1920_1280_and_390(daphne, open_page, tmp_path):
     server = serve_demo(daphne)
     shot = tmp_path / "page.png"
     shot.write_bytes(png_bytes(1280, 1600, "#dbe7f3"))
@@ -148,7 +147,7 @@ def serve_demo(daphne):
 def test_code_shows_the_extracted_html_and_a_failure_keeps_no_code_box(
     daphne,
     standin,
-    open_page,  # noqa: F811
+    open_page,
     tmp_path,
 ):
     standin.add_fault(DEFAULT_MODELS[1], Fault(status=400, message="Scripted refusal."))
@@ -189,7 +188,7 @@ def test_code_shows_the_extracted_html_and_a_failure_keeps_no_code_box(
 @pytest.mark.e2e
 def test_a_large_screenshot_and_generate_at_once_waits_for_it(
     daphne,
-    open_page,  # noqa: F811
+    open_page,
     tmp_path,
 ):
     server = serve(daphne)
@@ -213,7 +212,7 @@ def test_a_large_screenshot_and_generate_at_once_waits_for_it(
 def test_sizes_and_instructions_are_refused_before_anything_is_sent(
     daphne,
     standin,
-    open_page,  # noqa: F811
+    open_page,
     tmp_path,
 ):
     server = serve(daphne)
@@ -265,7 +264,7 @@ def test_sizes_and_instructions_are_refused_before_anything_is_sent(
 
 
 @pytest.mark.e2e
-def test_the_rate_limit_reads_as_a_sentence(daphne, open_page, tmp_path):  # noqa: F811
+def test_the_rate_limit_reads_as_a_sentence(daphne, open_page, tmp_path):
     server = daphne(DJANGO_HTTPS="0", CLONEGEN_RATE_LIMIT="1/hour")
     assert server.post("/api/generations", json={"image": data_url(png_bytes())}).status_code == 202
     shot = tmp_path / "page.png"

@@ -15,7 +15,7 @@ import pytest
 
 from demo.pages import wrap_in_prose
 from tests.support import DEFAULT_MODELS, png_bytes
-from tests.ui_support import ARTIFACTS, COMPLETED_PANELS, ConsoleErrors, upload_and_generate
+from tests.ui_support import COMPLETED_PANELS, save_screenshot, upload_and_generate
 
 pytestmark = [pytest.mark.ui, pytest.mark.e2e]
 
@@ -56,26 +56,6 @@ def page_with_placeholders(model: str) -> str:
     )
 
 
-@pytest.fixture
-def open_page(browser):
-    contexts = []
-
-    def _open(base_url: str, path: str, width: int = 1280, height: int = 900):
-        context = browser.new_context(viewport={"width": width, "height": height})
-        context.set_default_timeout(30_000)
-        contexts.append(context)
-        page = context.new_page()
-        errors = ConsoleErrors(origin=base_url)
-        errors.attach(page)
-        page.console_errors = errors.errors
-        page.goto(base_url + path)
-        return page
-
-    yield _open
-    for context in contexts:
-        context.close()
-
-
 def assert_pictures_shown(page, image_prefix: str) -> None:
     """Every preview shows its two stored pictures, loaded and painted."""
     for index, model in enumerate(DEFAULT_MODELS):
@@ -94,11 +74,6 @@ def assert_pictures_shown(page, image_prefix: str) -> None:
             "() => [...document.images].every((i) => i.complete && i.naturalWidth > 0)",
             polling=100,
         )
-
-
-def save_screenshot(page, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / name), animations="disabled")
 
 
 def test_placeholders_become_stored_images_and_download_is_a_zip(

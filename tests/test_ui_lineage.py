@@ -21,8 +21,7 @@ pytestmark = pytest.mark.ui
 
 playwright_sync = pytest.importorskip("playwright.sync_api")
 expect = playwright_sync.expect
-# The browser tests' own fixtures, shared rather than copied.
-open_page = test_ui.open_page
+# The browser tests' screenshot file, shared rather than copied (open_page is in conftest).
 screenshot_file = test_ui.screenshot_file
 
 # A full page load would lose it: set once, it proves every later step happened in place.

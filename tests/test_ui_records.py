@@ -6,7 +6,7 @@ import time
 import pytest
 
 from tests.support import data_url, png_bytes
-from tests.ui_support import ARTIFACTS, ConsoleErrors
+from tests.ui_support import save_screenshot
 
 pytestmark = [pytest.mark.ui, pytest.mark.e2e]
 
@@ -15,32 +15,6 @@ expect = playwright_sync.expect
 expect.set_options(timeout=15_000)
 
 COMPLETED_PANELS = "(n) => document.querySelectorAll('.panel[data-status=completed]').length === n"
-
-
-@pytest.fixture
-def open_page(browser):
-    """A page in a fresh browser context at `base_url + path`, collecting console errors."""
-    contexts = []
-
-    def _open(base_url: str, path: str):
-        context = browser.new_context(viewport={"width": 1280, "height": 900})
-        context.set_default_timeout(20_000)
-        contexts.append(context)
-        page = context.new_page()
-        errors = ConsoleErrors(origin=base_url)
-        errors.attach(page)
-        page.console_errors = errors.errors
-        page.goto(base_url + path)
-        return page
-
-    yield _open
-    for context in contexts:
-        context.close()
-
-
-def save_screenshot(page, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / name))
 
 
 def finished_generation(server) -> dict:

@@ -18,7 +18,7 @@ import pytest
 from demo.pages import sample_page
 from generations.tailwind import PLAIN, vendored_path
 from tests.support import DEFAULT_MODELS, data_url, png_bytes
-from tests.ui_support import ARTIFACTS, COMPLETED_PANELS, ConsoleErrors, upload_and_generate
+from tests.ui_support import COMPLETED_PANELS, save_screenshot, upload_and_generate
 
 pytestmark = [pytest.mark.ui, pytest.mark.e2e]
 
@@ -43,27 +43,6 @@ VISUAL_ORDER = """() => [...document.querySelectorAll('.panel')]
 
 
 @pytest.fixture
-def open_page(browser):
-    """A page in a fresh browser context at `base_url + path`, collecting console errors."""
-    contexts = []
-
-    def _open(base_url: str, path: str, width: int = 1280, height: int = 900):
-        context = browser.new_context(viewport={"width": width, "height": height})
-        context.set_default_timeout(30_000)
-        contexts.append(context)
-        page = context.new_page()
-        errors = ConsoleErrors(origin=base_url)
-        errors.attach(page)
-        page.console_errors = errors.errors
-        page.goto(base_url + path)
-        return page
-
-    yield _open
-    for context in contexts:
-        context.close()
-
-
-@pytest.fixture
 def sample_screenshot(browser, tmp_path):
     """A screenshot of a landing page like the stand-in's sample page (styled by the vendored
     Tailwind): the demo's last variant writes a page of the same layout, the others pictures of
@@ -85,11 +64,6 @@ def sample_screenshot(browser, tmp_path):
 
 
 # ------------------------------------------------------------------------------- helpers
-
-
-def save_screenshot(page, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / name), animations="disabled")
 
 
 def assert_no_console_errors(page) -> None:

@@ -24,6 +24,18 @@ MISSING_CHROMIUM = "needs Debian's chromium at /usr/bin/chromium (make test inst
 ARTIFACTS = REPO / "test-artifacts"
 # Predicates are functions, never bare expressions: Playwright evaluates a bare expression with
 # eval(), which the app's Content-Security-Policy (rightly) forbids.
+# Records every status each panel shows, so a test can tell it streamed before it finished.
+STATUS_RECORDER = """
+window.__statuses = {};
+new MutationObserver((records) => {
+  for (const r of records) {
+    const el = r.target;
+    if (!el.classList || !el.classList.contains('panel')) continue;
+    const log = (window.__statuses[el.dataset.index] ??= []);
+    if (log[log.length - 1] !== el.dataset.status) log.push(el.dataset.status);
+  }
+}).observe(document, {subtree: true, attributes: true, attributeFilter: ['data-status']});
+"""
 COMPLETED_PANELS = "(n) => document.querySelectorAll('.panel[data-status=completed]').length === n"
 
 
@@ -158,3 +170,11 @@ def _reset(sock: socket.socket) -> None:
 def _close(sock: socket.socket) -> None:
     with contextlib.suppress(OSError):
         sock.close()
+
+
+def save_screenshot(page, name: str):
+    """Write the page's screenshot to test-artifacts/ (git-ignored) and return its path."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / name
+    page.screenshot(path=str(path), animations="disabled")
+    return path
