@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
-from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
 from django.contrib.auth import get_user_model
 from django.core.exceptions import SuspiciousOperation
 from django.db.models import Prefetch, QuerySet
@@ -114,13 +114,16 @@ async def aexport_lines(
 ) -> AsyncIterator[str]:
     """`export_lines` for an ASGI response, which would otherwise read a sync iterator whole.
 
-    Each chunk is read in one sync call, so no database cursor stays open between awaits.
+    Each chunk is read in one sync call, so no database cursor stays open between awaits, and
+    through `database_sync_to_async`, which hands the thread's connection back afterwards: the
+    response is read after the request ended, and a connection kept by that thread would be
+    one fewer in the pool for good.
     """
     ordered = generations.prefetch_related(None).order_by(*EXPORT_ORDER)
-    ids = await sync_to_async(list)(ordered.values_list("id", flat=True))
+    ids = await database_sync_to_async(list)(ordered.values_list("id", flat=True))
     for start in range(0, len(ids), chunk_size):
         chunk = Generation.objects.filter(id__in=ids[start : start + chunk_size])
-        yield await sync_to_async(lambda chunk=chunk: "".join(export_lines(chunk)))()
+        yield await database_sync_to_async(lambda chunk=chunk: "".join(export_lines(chunk)))()
 
 
 def encode_line(generation: Generation) -> str:
