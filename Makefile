@@ -63,7 +63,7 @@ STACK_FREE_TESTS := test_multiprocess.py test_extraction.py test_images.py test_
 	test_request_params.py test_score_page.py test_scoring.py test_snapshot_size.py test_sse.py \
 	test_url_guard.py test_url_proxy.py test_rendering.py test_url_capture.py \
 	test_model_client.py test_placeholder_images.py test_model_status.py \
-	test_standin_images.py test_tailwind.py
+	test_standin_images.py test_tailwind.py test_origins.py
 # Runs when both services answer; skipped (and said so) when they don't, except in CI (CI=true),
 # where .ci/run starts them and a missing service is a failure.
 test-stack: $(BIN)/activate ## the suite again on PostgreSQL + Redis, when they are reachable (required in CI)
