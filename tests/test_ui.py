@@ -14,10 +14,11 @@ from django.utils import timezone
 
 from demo.faults import Fault
 from tests.factories import make_generation
-from tests.support import DEFAULT_MODELS, REPO, png_bytes
+from tests.support import DEFAULT_MODELS, png_bytes
 from tests.ui_support import (
     COMPLETED_PANELS,
     CuttableProxy,
+    evaluate_static_module,
     save_screenshot,
     upload_and_generate,
 )
@@ -381,24 +382,9 @@ def test_a_file_that_is_not_an_image_is_refused_before_anything_is_sent(
 
 def test_offsets_follow_the_contract(browser):
     """A panel applies chunks by code-point offset: overlaps skipped, gaps refused."""
-    static = REPO / "generations" / "static"
-
-    def serve(route):
-        path = route.request.url.split("clonegen.test", 1)[1]
-        if path.startswith("/static/"):
-            route.fulfill(
-                path=static / path.removeprefix("/static/"), content_type="text/javascript"
-            )
-        else:
-            route.fulfill(body="<!doctype html><title>t</title>", content_type="text/html")
-
-    context = browser.new_context()
-    try:
-        page = context.new_page()
-        page.route("http://clonegen.test/**", serve)
-        page.goto("http://clonegen.test/")
-        result = page.evaluate(
-            """async () => {
+    result = evaluate_static_module(
+        browser,
+        """async () => {
               const { VariantPanel } = await import("/static/generations/panel.js");
               const panel = new VariantPanel(0, { demo: false, onChoose() {} });
               document.body.append(panel.root);
@@ -415,10 +401,8 @@ def test_offsets_follow_the_contract(browser):
               panel.syncText("new attempt");        // a snapshot of a restarted variant
               step(true);
               return { steps, shown: panel.codeEl.textContent };
-            }"""
-        )
-    finally:
-        context.close()
+            }""",
+    )
     assert result["steps"] == [
         [True, "ab", 2],
         [True, "abc", 3],

@@ -18,7 +18,12 @@ import pytest
 from demo.pages import sample_page
 from generations.tailwind import PLAIN, vendored_path
 from tests.support import DEFAULT_MODELS, data_url, png_bytes
-from tests.ui_support import COMPLETED_PANELS, save_screenshot, upload_and_generate
+from tests.ui_support import (
+    COMPLETED_PANELS,
+    evaluate_static_module,
+    save_screenshot,
+    upload_and_generate,
+)
 
 pytestmark = [pytest.mark.ui, pytest.mark.e2e]
 
@@ -299,26 +304,9 @@ def test_the_stats_page_has_no_inline_scripts_or_styles(client):
 
 def test_the_badge_words_each_state_and_the_order_puts_unscored_last(browser):
     """The score module alone (no server): every state of the badge, and the order by score."""
-    from tests.support import REPO
-
-    static = REPO / "generations" / "static"
-
-    def serve(route):
-        path = route.request.url.split("clonegen.test", 1)[1]
-        if path.startswith("/static/"):
-            route.fulfill(
-                path=static / path.removeprefix("/static/"), content_type="text/javascript"
-            )
-        else:
-            route.fulfill(body="<!doctype html><title>t</title>", content_type="text/html")
-
-    context = browser.new_context()
-    try:
-        page = context.new_page()
-        page.route("http://clonegen.test/**", serve)
-        page.goto("http://clonegen.test/")
-        result = page.evaluate(
-            """async () => {
+    result = evaluate_static_module(
+        browser,
+        """async () => {
               const { ScoreBadge, panelOrder } = await import("/static/generations/scores.js");
               const badge = new ScoreBadge();
               document.body.append(badge.root);
@@ -342,10 +330,8 @@ def test_the_badge_words_each_state_and_the_order_puts_unscored_last(browser):
               badge.show({ completed: true, renderStatus: "done", score: { visual: 0.873,
                            structure: 0.9, color: 0.8, layout: 0.7, coverage: 1, offset_px: 48 } });
               return { seen, title: badge.summary.title, byScore: order(true), own: order(false) };
-            }"""
-        )
-    finally:
-        context.close()
+            }""",
+    )
     assert result["seen"] == [
         [True, None, "", None],
         [False, "pending", "Rendering…", "none"],

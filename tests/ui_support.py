@@ -178,3 +178,27 @@ def save_screenshot(page, name: str):
     path = ARTIFACTS / name
     page.screenshot(path=str(path), animations="disabled")
     return path
+
+
+def evaluate_static_module(browser, script: str):
+    """Run `script` (an async JS function) in a blank page at http://clonegen.test/ that serves
+    the app's static files and nothing else: a page module tested alone, with no server."""
+    static = REPO / "generations" / "static"
+
+    def serve(route):
+        path = route.request.url.split("clonegen.test", 1)[1]
+        if path.startswith("/static/"):
+            route.fulfill(
+                path=static / path.removeprefix("/static/"), content_type="text/javascript"
+            )
+        else:
+            route.fulfill(body="<!doctype html><title>t</title>", content_type="text/html")
+
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        page.route("http://clonegen.test/**", serve)
+        page.goto("http://clonegen.test/")
+        return page.evaluate(script)
+    finally:
+        context.close()
