@@ -217,14 +217,7 @@ async def test_bad_edits_over_the_socket_get_error_frames_and_the_socket_stays(c
 def test_messages_for_an_edit_carry_the_shown_html_of_the_parent_variant():
     parent = make_generation()
     Variant.objects.filter(generation=parent, index=1).update(html="<html>processed</html>")
-    edit = services.generation_create(
-        screenshot=_screenshot(),
-        instructions="make it green",
-        stack="html_css",
-        variants=(),
-        parent=parent,
-        parent_index=1,
-    )
+    edit = _edit_of(parent, 1, "make it green", stack="html_css")
     messages = messages_for(edit, "data:image/png;base64,AA==")
     assert messages[0]["content"] == EDIT_SYSTEM_PROMPTS["html_css"]
     assert "<html>processed</html>" in messages[1]["content"][1]["text"]
@@ -299,14 +292,7 @@ async def test_exactly_one_source_and_a_visible_one(async_client, payload, statu
 
 def test_a_generation_with_children_cannot_be_deleted():
     parent = make_generation()
-    child = services.generation_create(
-        screenshot=_screenshot(),
-        instructions="x",
-        stack="html_tailwind",
-        variants=(),
-        parent=parent,
-        parent_index=0,
-    )
+    child = _edit_of(parent, 0, "x")
     with pytest.raises(AppError) as refused:
         services.ensure_deletable(generation=parent)
     assert refused.value.code == "conflict"
@@ -320,23 +306,8 @@ def test_a_generation_with_children_cannot_be_deleted():
 
 def test_export_and_import_keep_the_lineage():
     root = make_generation()
-    child = services.generation_create(
-        screenshot=_screenshot(),
-        instructions="x",
-        stack="html_tailwind",
-        variants=(),
-        parent=root,
-        parent_index=2,
-        source_url="https://example.com/",
-    )
-    grandchild = services.generation_create(
-        screenshot=_screenshot(),
-        instructions="y",
-        stack="html_tailwind",
-        variants=(),
-        parent=child,
-        parent_index=0,
-    )
+    child = _edit_of(root, 2, "x", source_url="https://example.com/")
+    grandchild = _edit_of(child, 0, "y")
     lines = list(transfer.export_lines(transfer.generations_to_export()))
     root_id, child_id, grandchild_id = root.id, child.id, grandchild.id
     for generation in (grandchild, child, root):  # leaves first
@@ -357,14 +328,7 @@ def test_export_and_import_keep_the_lineage():
 
 def test_importing_a_child_before_its_parent_says_which_is_missing():
     root = make_generation()
-    child = services.generation_create(
-        screenshot=_screenshot(),
-        instructions="x",
-        stack="html_tailwind",
-        variants=(),
-        parent=root,
-        parent_index=0,
-    )
+    child = _edit_of(root, 0, "x")
     lines = list(transfer.export_lines(transfer.generations_to_export()))
     root_id = root.id
     child.delete()
@@ -376,11 +340,13 @@ def test_importing_a_child_before_its_parent_says_which_is_missing():
 # ------------------------------------------------------------------------------- who may, retries
 
 
-def _edit_of(parent, index: int = 0, instructions: str = "x", **fields) -> Generation:
+def _edit_of(
+    parent, index: int = 0, instructions: str = "x", stack: str = "html_tailwind", **fields
+) -> Generation:
     return services.generation_create(
         screenshot=_screenshot(),
         instructions=instructions,
-        stack="html_tailwind",
+        stack=stack,
         variants=(),
         parent=parent,
         parent_index=index,
