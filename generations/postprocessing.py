@@ -8,6 +8,7 @@ followers learn of it through `variant.images` and `variant.scored`. A step that
 why and leaves the result as it was.
 """
 
+import asyncio
 import base64
 import logging
 import re
@@ -72,8 +73,10 @@ class PostProcessor:
 
     async def _render_and_score(self, index: int, html: str) -> None:
         try:
+            # Off the event loop: it reads every stored image of the page.
+            page = await asyncio.to_thread(_with_images_inlined, html, self.generation_id)
             evaluated = await evaluation.aevaluate(
-                _with_images_inlined(html, self.generation_id),
+                page,
                 self.screenshot,
                 time_limit=RENDER_TIME_LIMIT_SECONDS,
             )
@@ -140,7 +143,9 @@ def _with_images_inlined(html: str, generation_id) -> str:
 
     if prefix not in html:
         return html
-    return re.sub(re.escape(prefix) + r"([0-9a-f]{32}\.png)", inline, html)
+    # The stored images' own naming rule, without its anchors.
+    name = placeholder_images.IMAGE_NAME.pattern.strip("^$")
+    return re.sub(re.escape(prefix) + f"({name})", inline, html)
 
 
 def _failure_reason(error: Exception) -> str:
